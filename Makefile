@@ -1,0 +1,60 @@
+# byom: `make demo` runs the seed flow end to end, `make test` runs every test.
+# Both install what they need on a fresh Debian machine (run as root).
+
+PYTHON ?= python3.11
+VENV := .venv
+RAY_VENV := .venv-ray
+BIN := $(VENV)/bin
+STAMP_SYSTEM := .make/system
+STAMP_VENV := .make/venv
+STAMP_RAY := .make/ray
+
+.PHONY: demo test lint typecheck check bench system venv ray-venv clean
+
+demo: $(STAMP_VENV) $(STAMP_RAY)
+	$(BIN)/python examples/demo.py --ray-python $(RAY_VENV)/bin/python
+
+test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY)
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP_VENV)
+	$(BIN)/ruff check src tests examples fixtures bench
+	$(BIN)/ruff format --check src tests examples fixtures bench
+
+typecheck: $(STAMP_VENV)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY)
+	$(BIN)/python -m bench
+
+system: $(STAMP_SYSTEM)
+venv: $(STAMP_VENV)
+ray-venv: $(STAMP_RAY)
+
+# Database servers and the mariadb client that the tests start and drive themselves.
+$(STAMP_SYSTEM):
+	@mkdir -p .make
+	@if ! command -v mariadbd >/dev/null || ! command -v mariadb >/dev/null \
+	    || ! { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        mariadb-server mariadb-client postgresql >/dev/null; \
+	fi
+	@touch $@
+
+$(STAMP_VENV): pyproject.toml
+	@mkdir -p .make
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# Ray Serve lives in its own environment, as a user's model server would.
+$(STAMP_RAY): examples/ray_serve/requirements.txt
+	@mkdir -p .make
+	$(PYTHON) -m venv $(RAY_VENV)
+	$(RAY_VENV)/bin/pip install -q -r examples/ray_serve/requirements.txt
+	@touch $@
+
+clean:
+	rm -rf .make $(VENV) $(RAY_VENV)

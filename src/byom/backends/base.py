@@ -1,0 +1,58 @@
+"""What every model backend does, and the shape of a model's answer.
+
+A backend knows one wire format (``ray_server``, ...). It trains with a whole
+frame in one call, and predicts one batch per call; batching and concurrency are
+the executor's business, not the backend's.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from byom.catalog.records import Predictor
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for one batch: output columns, each one value per row.
+
+    ``columns`` maps an output column name (the target, ``<target>_confidence``,
+    extra keys) to its values, in the order of the rows sent.
+    """
+
+    columns: dict[str, list[Any]]
+
+
+class ModelBackend(Protocol):
+    """One model wire format."""
+
+    trainable: bool
+
+    async def train(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Send every training row in one call; raise ModelError on failure."""
+
+    async def predict(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> Prediction:
+        """Score one non-empty batch; the answer has one value per row."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        # A JSON number, as pandas and MindsDB sent it; exact text is opt-in later.
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    raise TypeError(f"cannot send a {type(value).__name__} value to a model")
+
+
+def records_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """Rows as a JSON array of objects (pandas "records"); NaN and NULL as null."""
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    return orjson.dumps(records, default=_json_default).decode()

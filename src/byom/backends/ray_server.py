@@ -1,0 +1,127 @@
+"""The ``ray_server`` format: a Ray Serve app with ``train`` and ``predict`` routes.
+
+Both bodies carry the frame as a JSON *string* of records (``{"df": "[{...}]"}``),
+as MindsDB sent it. Train succeeds only on HTTP 200 with ``{"status": "ok"}``;
+predict must answer ``{"prediction": [...]}`` with one value per row sent, plus
+optional lists that become extra columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from byom.backends.base import Prediction, records_json
+from byom.backends.http import HttpAnswer, HttpClient, redact_url
+from byom.catalog.records import Predictor
+from byom.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+# Keys of the answer that map onto MindsDB's output columns for target t.
+_SUFFIXES = {
+    "confidence": "_confidence",
+    "lower": "_min",
+    "upper": "_max",
+    "anomaly": "_anomaly",
+}
+
+
+class RayServerBackend:
+    """Calls a Ray Serve app (or anything speaking the same JSON)."""
+
+    trainable = True
+
+    def __init__(self, http: HttpClient, train_timeout: float, predict_timeout: float):
+        self._http = http
+        self._train_timeout = train_timeout
+        self._predict_timeout = predict_timeout
+
+    async def train(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """POST every training row and the target; require ``status == "ok"``."""
+        assert predictor.train_url is not None
+        body = orjson.dumps(
+            {"df": records_json(columns, rows), "target": predictor.target}
+        )
+        logger.info(
+            "predictor %s: training with %d rows at %s",
+            predictor.name,
+            len(rows),
+            redact_url(predictor.train_url),
+        )
+        answer = await self._http.post_json(
+            predictor.train_url, body, self._train_timeout
+        )
+        decoded = _decode(predictor, predictor.train_url, answer)
+        if answer.status != 200 or decoded.get("status") != "ok":
+            raise ModelError(
+                f"training predictor '{predictor.name}' failed: "
+                f"{redact_url(predictor.train_url)} answered HTTP {answer.status}: "
+                f"{answer.excerpt()}"
+            )
+
+    async def predict(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> Prediction:
+        """Score one batch and map the answer's lists onto output columns."""
+        body = orjson.dumps({"df": records_json(columns, rows)})
+        answer = await self._http.post_json(
+            predictor.predict_url, body, self._predict_timeout
+        )
+        decoded = _decode(predictor, predictor.predict_url, answer)
+        if answer.status != 200:
+            raise _answer_error(predictor, answer, f"HTTP {answer.status}")
+        return _to_prediction(predictor, answer, decoded, len(rows))
+
+
+def _decode(predictor: Predictor, url: str, answer: HttpAnswer) -> dict[str, Any]:
+    try:
+        decoded = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise ModelError(
+            f"predictor '{predictor.name}': {redact_url(url)} answered HTTP "
+            f"{answer.status} with a body that is not a JSON object: "
+            f"{answer.excerpt()}"
+        )
+    return decoded
+
+
+def _answer_error(predictor: Predictor, answer: HttpAnswer, problem: str) -> ModelError:
+    return ModelError(
+        f"predictor '{predictor.name}': {redact_url(predictor.predict_url)} "
+        f"answered {problem}: {answer.excerpt()}"
+    )
+
+
+def _to_prediction(
+    predictor: Predictor, answer: HttpAnswer, decoded: dict[str, Any], sent: int
+) -> Prediction:
+    if "prediction" not in decoded:
+        raise _answer_error(predictor, answer, "without a 'prediction' key")
+
+    columns: dict[str, list[Any]] = {}
+    for key, values in decoded.items():
+        if not isinstance(values, list):
+            raise _answer_error(predictor, answer, f"'{key}' that is not a list")
+        if len(values) != sent:
+            raise _answer_error(
+                predictor,
+                answer,
+                f"{len(values)} values in '{key}' for {sent} rows sent",
+            )
+        columns[_column_for(predictor.target, key)] = values
+    return Prediction(columns)
+
+
+def _column_for(target: str, key: str) -> str:
+    if key == "prediction":
+        return target
+    if key in _SUFFIXES:
+        return target + _SUFFIXES[key]
+    return key

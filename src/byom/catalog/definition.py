@@ -1,0 +1,150 @@
+"""Turning a CREATE PREDICTOR statement into a predictor record, checking USING.
+
+Every key byom does not understand is refused by name: a misspelt key silently
+ignored is how a user ends up querying the wrong model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from byom.backends.formats import canonical_format
+from byom.catalog.records import DEFAULT_PROJECT, Predictor
+from byom.errors import NotSupportedError, UnknownDatabaseError, WrongArgumentsError
+from byom.sql.statements import CreatePredictor
+from byom.types import DTYPE_SQL_TYPES
+
+# USING keys byom reads; "url" is the nested form of url.train / url.predict.
+_KNOWN_KEYS = {
+    "url",
+    "train_url",
+    "predict_url",
+    "format",
+    "engine",
+    "dtype_dict",
+}
+_KNOWN_URL_KEYS = {"train", "predict"}
+
+
+def define_predictor(statement: CreatePredictor) -> Predictor:
+    """Check a CREATE PREDICTOR statement and build the record to store.
+
+    >>> CREATE PREDICTOR p FROM db (SELECT a, b FROM t) PREDICT b
+    ... USING url.predict = 'http://m/predict', url.train = 'http://m/train',
+    ...       dtype_dict = {"a": "integer", "b": "float"}, format = 'ray_server'
+    """
+    using = statement.using
+    project = statement.project or DEFAULT_PROJECT
+    if project.lower() != DEFAULT_PROJECT:
+        raise UnknownDatabaseError(
+            f"Unknown database '{project}': predictors live in '{DEFAULT_PROJECT}'"
+        )
+
+    _refuse_unknown_keys(using)
+    model_format = canonical_format(_text(using, "format", "engine") or "")
+    train_url, predict_url = _urls(using)
+    if predict_url is None:
+        raise WrongArgumentsError("USING url.predict is required")
+    if train_url is None:
+        raise WrongArgumentsError(
+            f"USING url.train is required for format '{model_format}'"
+        )
+    if statement.integration is None or statement.select_sql is None:
+        raise NotSupportedError(
+            f"format '{model_format}' trains its model: give the training data "
+            "with FROM integration (SELECT ...)"
+        )
+
+    dtype_dict = _dtype_dict(using)
+    target = _match_column(statement.target, dtype_dict, "PREDICT column")
+    return Predictor(
+        name=statement.name,
+        project=DEFAULT_PROJECT,
+        format=model_format,
+        target=target,
+        dtype_dict=dtype_dict,
+        predict_url=predict_url,
+        train_url=train_url,
+        integration=statement.integration,
+        select_sql=statement.select_sql,
+        options=using,
+    )
+
+
+def _refuse_unknown_keys(using: dict[str, Any]) -> None:
+    unknown = sorted(set(using) - _KNOWN_KEYS)
+    if unknown:
+        raise WrongArgumentsError(
+            f"USING {unknown[0]} is not a known key; known keys: "
+            + ", ".join(sorted(_KNOWN_KEYS - {"url"}) + ["url.predict", "url.train"])
+        )
+    url = using.get("url")
+    if url is not None:
+        if not isinstance(url, dict):
+            raise WrongArgumentsError(
+                "USING url must be given as url.train and url.predict"
+            )
+        extra = sorted(set(url) - _KNOWN_URL_KEYS)
+        if extra:
+            raise WrongArgumentsError(f"USING url.{extra[0]} is not a known key")
+
+
+def _urls(using: dict[str, Any]) -> tuple[str | None, str | None]:
+    nested = using.get("url") or {}
+    train = nested.get("train") if "train" in nested else using.get("train_url")
+    predict = nested.get("predict") if "predict" in nested else using.get("predict_url")
+    for key, value in (("url.train", train), ("url.predict", predict)):
+        if value is not None and not (
+            isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+        ):
+            raise WrongArgumentsError(f"USING {key} must be an http:// or https:// URL")
+    return train, predict
+
+
+def _text(using: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = using.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise WrongArgumentsError(f"USING {key} must be a string")
+            return value
+    return None
+
+
+def _dtype_dict(using: dict[str, Any]) -> dict[str, str]:
+    raw = using.get("dtype_dict")
+    if raw is None:
+        raise WrongArgumentsError(
+            "USING dtype_dict is required: a JSON object of column -> type"
+        )
+    if isinstance(raw, str):
+        # MindsDB's MLflow examples quote the JSON; both spellings mean the same.
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise WrongArgumentsError(
+                f"USING dtype_dict is not valid JSON: {exc}"
+            ) from None
+    if not isinstance(raw, dict) or not raw:
+        raise WrongArgumentsError(
+            "USING dtype_dict must be a non-empty JSON object of column -> type"
+        )
+    for column, kind in raw.items():
+        if not isinstance(kind, str) or kind.lower() not in DTYPE_SQL_TYPES:
+            known = ", ".join(sorted(DTYPE_SQL_TYPES))
+            raise WrongArgumentsError(
+                f"USING dtype_dict: column '{column}' has type {kind!r}; "
+                f"use one of: {known}"
+            )
+    return {str(column): str(kind).lower() for column, kind in raw.items()}
+
+
+def _match_column(name: str, dtype_dict: dict[str, str], what: str) -> str:
+    for column in dtype_dict:
+        if column.lower() == name.lower():
+            return column
+    raise WrongArgumentsError(
+        f"{what} '{name}' is not in USING dtype_dict (columns: {', '.join(dtype_dict)})"
+    )

@@ -1,0 +1,134 @@
+"""Errors byom reports to MySQL clients.
+
+Every failure a client can see is one of these classes. Each carries the MySQL error
+code, the SQLSTATE and whether trying again can help; the session turns them into ERR
+packets in one place (``byom.mysql.session``)::
+
+    ByomError                      1105 HY000  nothing fits better
+    ├── SqlSyntaxError             1064 42000  the statement does not parse
+    ├── NotSupportedError          1235 42000  valid SQL that byom does not run
+    ├── UnknownDatabaseError       1049 42000  no such integration or project
+    ├── UnknownTableError          1146 42S02  no such table or predictor
+    ├── UnknownColumnError         1054 42S22  no such column
+    ├── AmbiguousColumnError       1052 23000  a column name matches two tables
+    ├── AlreadyExistsError         1050 42S01  integration or predictor exists
+    ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
+    ├── AccessDeniedError          1045 28000  login refused
+    ├── QueryKilledError           3169 HY000  KILL QUERY or a query timeout
+    ├── PredictorNotReadyError     1105 HY000  still training, or training failed
+    ├── SourceError                1429 HY000  a data source failed or refused us
+    └── ModelError                 1296 HY000  a model endpoint failed
+        └── ModelUnreachableError  1429 HY000  no connection to the endpoint
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ByomError(Exception):
+    """Base of every error a client sees; carries its MySQL code and SQLSTATE."""
+
+    code: ClassVar[int] = 1105
+    sqlstate: ClassVar[str] = "HY000"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SqlSyntaxError(ByomError):
+    """The statement text does not parse."""
+
+    code = 1064
+    sqlstate = "42000"
+
+
+class NotSupportedError(ByomError):
+    """Valid SQL that byom does not (yet) run; never answered with a wrong result."""
+
+    code = 1235
+    sqlstate = "42000"
+
+
+class UnknownDatabaseError(ByomError):
+    """No integration or project with that name."""
+
+    code = 1049
+    sqlstate = "42000"
+
+
+class UnknownTableError(ByomError):
+    """No table or predictor with that name."""
+
+    code = 1146
+    sqlstate = "42S02"
+
+
+class UnknownColumnError(ByomError):
+    """A column the query names does not exist where it looks."""
+
+    code = 1054
+    sqlstate = "42S22"
+
+
+class AmbiguousColumnError(ByomError):
+    """An unqualified column name matches more than one table."""
+
+    code = 1052
+    sqlstate = "23000"
+
+
+class AlreadyExistsError(ByomError):
+    """An integration or predictor with that name already exists."""
+
+    code = 1050
+    sqlstate = "42S01"
+
+
+class WrongArgumentsError(ByomError):
+    """A USING or PARAMETERS value is missing, unknown or malformed."""
+
+    code = 1210
+    sqlstate = "HY000"
+
+
+class AccessDeniedError(ByomError):
+    """The login was refused."""
+
+    code = 1045
+    sqlstate = "28000"
+
+
+class QueryKilledError(ByomError):
+    """The query was cancelled by KILL QUERY or ran past its timeout."""
+
+    code = 3169
+    sqlstate = "HY000"
+
+
+class PredictorNotReadyError(ByomError):
+    """The predictor exists but cannot answer: it is training or training failed."""
+
+
+class SourceError(ByomError):
+    """A data source could not be reached or rejected what byom sent it."""
+
+    code = 1429
+    sqlstate = "HY000"
+    retryable = True
+
+
+class ModelError(ByomError):
+    """A model endpoint answered with an error or broke its contract."""
+
+    code = 1296
+    sqlstate = "HY000"
+
+
+class ModelUnreachableError(ModelError):
+    """No connection could be made to a model endpoint, or it timed out."""
+
+    code = 1429
+    retryable = True

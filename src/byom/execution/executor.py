@@ -1,0 +1,145 @@
+"""Running plans: fetch, score in batches, and build typed output rows.
+
+Results stream: each source batch is scored and turned into output rows while
+the next batches are read and scored, and the client receives rows as soon as
+their batch is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from byom.backends.base import Prediction
+from byom.backends.formats import Backends
+from byom.errors import ModelError, PredictorNotReadyError
+from byom.execution.pipeline import ordered_map
+from byom.planning.plan import JoinPlan, OutputColumn, Plan, SinglePredictPlan
+from byom.sources.registry import Sources
+from byom.sources.source import RowBatch
+from byom.types import SqlType, cast_value, common_type
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class QueryResult:
+    """Typed result columns and the stream of row batches that fill them."""
+
+    columns: list[tuple[str, SqlType]]
+    batches: AsyncIterator[list[Row]]
+
+
+class Executor:
+    """Runs plans against the sources and model backends."""
+
+    def __init__(self, sources: Sources, backends: Backends) -> None:
+        self._sources = sources
+        self._backends = backends
+
+    async def run(self, plan: Plan) -> QueryResult:
+        """Start running a plan; rows arrive as the result's batches are read."""
+        _require_ready(plan)
+        if isinstance(plan, SinglePredictPlan):
+            return await self._run_single(plan)
+        return self._run_join(plan)
+
+    async def _run_single(self, plan: SinglePredictPlan) -> QueryResult:
+        outputs = list(plan.outputs)
+        if plan.empty:
+            return QueryResult(_typed(outputs), _batches([]))
+
+        predictor = plan.predictor
+        columns = list(plan.inputs)
+        backend = self._backends.for_format(predictor.format)
+        prediction = await backend.predict(
+            predictor, columns, [tuple(plan.inputs.values())]
+        )
+        if plan.star:
+            known = {c.key for c in outputs if c.origin == "model"} | set(plan.inputs)
+            for key, values in prediction.columns.items():
+                if key not in known:
+                    kind = common_type(values)
+                    kind = SqlType.VAR_STRING if kind is SqlType.NULL else kind
+                    outputs.append(OutputColumn(key, kind, "model", key=key))
+        rows = _compose(plan, outputs, [()], prediction)
+        return QueryResult(_typed(outputs), _batches([rows]))
+
+    def _run_join(self, plan: JoinPlan) -> QueryResult:
+        source = self._sources.get(plan.source)
+        backend = self._backends.for_format(plan.predictor.format)
+        names = [name for name, _ in plan.model_inputs]
+        positions = [index for _, index in plan.model_inputs]
+
+        async def score(batch: RowBatch) -> list[Row]:
+            started = time.monotonic()
+            inputs = [tuple(row[i] for i in positions) for row in batch.rows]
+            prediction = await backend.predict(plan.predictor, names, inputs)
+            logger.debug(
+                "predictor %s: scored %d rows in %.3f s",
+                plan.predictor.name,
+                len(inputs),
+                time.monotonic() - started,
+            )
+            return _compose(plan, plan.outputs, batch.rows, prediction)
+
+        fetched = source.stream(plan.fetch_sql, plan.batch_rows)
+        batches = ordered_map(fetched, score, plan.calls_in_flight)
+        return QueryResult(_typed(plan.outputs), batches)
+
+
+def _require_ready(plan: Plan) -> None:
+    predictor = plan.predictor
+    if predictor.status == "complete":
+        return
+    if predictor.status == "error":
+        raise PredictorNotReadyError(
+            f"predictor '{predictor.name}' failed to train: {predictor.error}"
+        )
+    raise PredictorNotReadyError(
+        f"predictor '{predictor.name}' is still {predictor.status}; "
+        "query it when its status is 'complete'"
+    )
+
+
+def _compose(
+    plan: Plan, outputs: list[OutputColumn], rows: list[Row], prediction: Prediction
+) -> list[Row]:
+    """Output rows: fetched values, echoed inputs and cast model answers."""
+    cells: list[list[Any]] = []
+    for column in outputs:
+        if column.origin == "row":
+            cells.append([row[column.index] for row in rows])
+        elif column.origin == "const":
+            cells.append([column.value] * len(rows))
+        else:
+            values = prediction.columns.get(column.key)
+            if values is None:
+                cells.append([None] * len(rows))
+            else:
+                cells.append(_cast_all(plan, column, values))
+    return list(zip(*cells, strict=True)) if cells else [() for _ in rows]
+
+
+def _cast_all(plan: Plan, column: OutputColumn, values: list[Any]) -> list[Any]:
+    try:
+        return [cast_value(v, column.sql_type) for v in values]
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ModelError(
+            f"predictor '{plan.predictor.name}' answered a value for "
+            f"'{column.key}' that is not {column.sql_type.value}: {exc}"
+        ) from None
+
+
+def _typed(outputs: list[OutputColumn]) -> list[tuple[str, SqlType]]:
+    return [(c.name, c.sql_type) for c in outputs]
+
+
+async def _batches(batches: list[list[Row]]) -> AsyncIterator[list[Row]]:
+    for batch in batches:
+        yield batch

@@ -1,0 +1,95 @@
+"""Training a predictor: fetch the training rows, post them, record the outcome.
+
+The outcome is always written to the catalog, success or failure, so a predictor
+never stays ``training`` after its call has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from byom.backends.formats import Backends
+from byom.catalog.records import Predictor, now
+from byom.catalog.store import Catalog
+from byom.errors import ByomError, WrongArgumentsError
+from byom.sources.registry import Sources
+from byom.types import SqlType, common_type
+
+logger = logging.getLogger(__name__)
+
+
+async def train_predictor(
+    predictor: Predictor,
+    catalog: Catalog,
+    sources: Sources,
+    backends: Backends,
+    max_rows: int,
+) -> Predictor:
+    """Run the training query, post the rows to the train URL, store the result.
+
+    Returns the stored record; raises the failure after recording it as the
+    predictor's error.
+    """
+    started = time.monotonic()
+    predictor = predictor.replace(status="training")
+    catalog.save_predictor(predictor)
+
+    try:
+        trained = await _train(predictor, sources, backends, max_rows)
+    except ByomError as exc:
+        catalog.save_predictor(predictor.replace(status="error", error=exc.message))
+        logger.info("predictor %s: training failed: %s", predictor.name, exc.message)
+        raise
+
+    catalog.save_predictor(trained)
+    logger.info(
+        "predictor %s: training finished in %.2f s (%d rows)",
+        predictor.name,
+        time.monotonic() - started,
+        trained.training_rows or 0,
+    )
+    return trained
+
+
+async def _train(
+    predictor: Predictor, sources: Sources, backends: Backends, max_rows: int
+) -> Predictor:
+    assert predictor.integration is not None and predictor.select_sql is not None
+    source = sources.get(predictor.integration)
+    frame = await source.read_all(predictor.select_sql, max_rows)
+
+    # The query's own spelling wins: a source may answer `sqft` for `Sqft`.
+    by_lower = {c.lower(): c for c in frame.columns}
+    target = by_lower.get(predictor.target.lower())
+    if target is None:
+        raise WrongArgumentsError(
+            f"PREDICT column '{predictor.target}' is not in the training query "
+            f"(columns: {', '.join(frame.columns)})"
+        )
+    if not frame.rows:
+        raise WrongArgumentsError(
+            f"the training query of predictor '{predictor.name}' returned no rows"
+        )
+
+    column_types: dict[str, str] = {}
+    for index, column in enumerate(frame.columns):
+        learnt = common_type([row[index] for row in frame.rows])
+        if learnt is not SqlType.NULL:
+            column_types[column] = learnt.value
+
+    backend = backends.for_format(predictor.format)
+    await backend.train(predictor.replace(target=target), frame.columns, frame.rows)
+    dtype_dict = {
+        by_lower.get(column.lower(), column): kind
+        for column, kind in predictor.dtype_dict.items()
+    }
+    return predictor.replace(
+        target=target,
+        dtype_dict=dtype_dict,
+        column_types=column_types,
+        status="complete",
+        error=None,
+        training_rows=len(frame.rows),
+        trained_at=now(),
+    )

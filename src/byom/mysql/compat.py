@@ -1,0 +1,184 @@
+"""Fixes over mysql-mimic 3.0.5, applied once at start-up.
+
+Each fix removes one measured defect of the stock library and has its own
+regression test (``tests/test_mysql_compat.py``), so an upgrade that fixes or
+re-breaks something is noticed:
+
+- ``SERVER_CAPABILITIES`` drops CLIENT_DEPRECATE_EOF: with it, the prepare
+  response desyncs libmysql and Connector/J, and MariaDB Connector/J 2.x cannot
+  connect at all.
+- ``Connection.authenticate`` is wrapped so that a rejected login (or a rejected
+  COM_CHANGE_USER) leaves no user behind; the session then refuses every command
+  and the connection is closed (stock mimic keeps serving it).
+- ``Connection.write_text_resultset`` is replaced by a streaming writer: rows go
+  out batch by batch, each followed by a drain of the socket, so a slow client
+  slows the query down instead of filling memory; the result header is sent
+  only once the first batch is ready, so an early failure is a clean ERR.
+- SQLSTATEs for the codes byom uses are added to mimic's table.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from mysql_mimic import connection as mimic_connection
+from mysql_mimic import errors as mimic_errors
+from mysql_mimic import packets
+from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
+from mysql_mimic.results import ResultColumn, ResultSet
+from mysql_mimic.types import Capabilities
+
+from byom import errors
+from byom.mysql.errors import to_mysql_error
+
+logger = logging.getLogger(__name__)
+
+SERVER_CAPABILITIES = DEFAULT_SERVER_CAPABILITIES & ~Capabilities.CLIENT_DEPRECATE_EOF
+
+_applied = False
+
+
+# Rows of results built by batched_result(), keyed by their row iterator. Mimic's
+# ResultSet is compiled and cannot be subclassed, so the batches travel beside it.
+_BATCHES: weakref.WeakKeyDictionary[Any, AsyncIterator[Sequence[Sequence[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def batched_result(
+    batches: AsyncIterator[Sequence[Sequence[Any]]], columns: Sequence[ResultColumn]
+) -> ResultSet:
+    """A result whose rows arrive as batches (lists of row tuples).
+
+    Its ``rows`` still yields single rows, for mimic's own code paths (the binary
+    protocol); the text protocol writer takes whole batches.
+    """
+    rows = _flatten(batches)
+    _BATCHES[rows] = batches
+    return ResultSet(rows=rows, columns=columns)
+
+
+async def _flatten(
+    batches: AsyncIterator[Sequence[Sequence[Any]]],
+) -> AsyncIterator[Sequence[Any]]:
+    async for batch in batches:
+        for row in batch:
+            yield row
+
+
+def apply() -> None:
+    """Patch mysql-mimic in place (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    _register_sqlstates()
+    _guard_authentication()
+    mimic_connection.Connection.write_text_resultset = _write_text_resultset  # type: ignore[method-assign]
+    _applied = True
+    logger.debug("mysql-mimic compatibility fixes applied")
+
+
+def _register_sqlstates() -> None:
+    # Mimic looks SQLSTATEs up in this dict when it builds an ERR packet; codes
+    # missing from it would go out as HY000.
+    for kind in (
+        errors.SqlSyntaxError,
+        errors.NotSupportedError,
+        errors.UnknownDatabaseError,
+        errors.UnknownTableError,
+        errors.UnknownColumnError,
+        errors.AmbiguousColumnError,
+        errors.AlreadyExistsError,
+        errors.AccessDeniedError,
+    ):
+        mimic_errors.SQLSTATES[kind.code] = kind.sqlstate.encode()  # type: ignore[index]
+
+
+def _guard_authentication() -> None:
+    original = mimic_connection.Connection.authenticate
+
+    async def authenticate(self: Any, *args: Any, **kwargs: Any) -> None:
+        # A failed re-authentication must not leave the previous user logged in.
+        self.session.username = None
+        await original(self, *args, **kwargs)
+
+    mimic_connection.Connection.authenticate = authenticate  # type: ignore[method-assign]
+
+
+async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
+    """Write a result set in batches, draining the socket after each batch."""
+    rows = result_set.rows
+    batches = _BATCHES.pop(rows, None) if inspect.isasyncgen(rows) else None
+    if batches is None:
+        batches = _as_batches(result_set.rows)
+
+    try:
+        first = await anext(batches, None)
+        _write_header(self, result_set.columns)
+        columns = result_set.columns
+        while first is not None:
+            if first:
+                self.stream.write_text_rows(first, columns)
+                await self.stream.drain()
+            first = await anext(batches, None)
+    except Exception as exc:
+        # A failure after the header is sent still ends as an ERR packet, which
+        # the protocol allows in place of the next row.
+        raise to_mysql_error(exc, f"connection {self.connection_id}") from None
+    finally:
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    # Real servers report 0 affected rows at the end of a result set; MariaDB
+    # Connector/J 2.x misreads anything else.
+    await self.stream.write(self.ok_or_eof(affected_rows=0))
+
+
+def _write_header(self: Any, columns: Sequence[ResultColumn]) -> None:
+    header = [
+        packets.make_column_count(
+            capabilities=self.capabilities, column_count=len(columns)
+        )
+    ]
+    for column in columns:
+        header.append(
+            packets.make_column_definition_41(
+                server_charset=self.server_charset,
+                name=column.name,
+                column_type=column.type,
+                character_set=column.character_set,
+            )
+        )
+    if not self.deprecate_eof():
+        header.append(self.eof())
+    self.stream.write_many(header)
+
+
+async def _as_batches(
+    rows: Any, batch_rows: int = 5000
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Group any row source mimic accepts (list, iterator, async generator)."""
+    if isinstance(rows, list | tuple):
+        for start in range(0, len(rows), batch_rows):
+            yield rows[start : start + batch_rows]
+        return
+    batch: list[Sequence[Any]] = []
+    if hasattr(rows, "__aiter__"):
+        async for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                yield batch
+                batch = []
+    else:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                yield batch
+                batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,40 @@
+"""Typed MySQL result sets from byom's results.
+
+Every column gets an explicit MySQL type: mysql-mimic would otherwise guess from
+the first value, and sends VARCHAR (which libmysql's binary protocol rejects)
+for Decimal and anything it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from mysql_mimic.charset import CharacterSet
+from mysql_mimic.results import ResultColumn, ResultSet
+from mysql_mimic.types import ColumnType
+
+from byom.mysql.compat import batched_result
+from byom.types import SqlType
+
+
+def result_column(name: str, sql_type: SqlType) -> ResultColumn:
+    """The column definition sent for one typed column."""
+    if sql_type is SqlType.BLOB:
+        return ResultColumn(name, ColumnType.BLOB, character_set=CharacterSet.binary)
+    return ResultColumn(name, ColumnType[sql_type.value])
+
+
+def typed_result(
+    columns: list[tuple[str, SqlType]],
+    batches: AsyncIterator[Sequence[Sequence[Any]]],
+) -> ResultSet:
+    """A streamed result set with explicit column types."""
+    return batched_result(batches, [result_column(n, t) for n, t in columns])
+
+
+def static_result(
+    columns: list[tuple[str, SqlType]], rows: list[tuple[Any, ...]]
+) -> ResultSet:
+    """A small result set built in memory (catalog listings, messages)."""
+    return ResultSet(rows=rows, columns=[result_column(n, t) for n, t in columns])

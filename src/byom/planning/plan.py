@@ -1,0 +1,93 @@
+"""Plans for queries that touch a predictor, as plain step objects.
+
+A plan says what to fetch from which source (SQL already in the source's
+dialect), what to send to the model, and how to build each output column. Its
+``describe()`` text is what EXPLAIN will print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from byom.backends.http import redact_url
+from byom.catalog.records import Predictor
+from byom.types import SqlType
+
+Origin = Literal["row", "model", "const"]
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One result column: where its values come from and their type.
+
+    ``row``: position ``index`` of the fetched row; ``model``: the model output
+    column ``key``; ``const``: the same ``value`` on every row (an echoed input).
+    """
+
+    name: str
+    sql_type: SqlType
+    origin: Origin
+    index: int = -1
+    key: str = ""
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class SinglePredictPlan:
+    """``SELECT ... FROM predictor WHERE a = 1 AND b = 'x'``: one row to score.
+
+    ``inputs`` is the one row sent (every model input; missing ones are None).
+    With ``star`` set, extra columns the model answers are appended to outputs.
+    ``empty`` plans (``WHERE 1 = 0``) return the columns and no row.
+    """
+
+    predictor: Predictor
+    inputs: dict[str, Any]
+    outputs: list[OutputColumn]
+    star: bool = False
+    empty: bool = False
+
+    def describe(self) -> list[str]:
+        """Readable steps, one per line."""
+        if self.empty:
+            return [f"empty result with the columns of {self.predictor.name}"]
+        return [
+            f"predict 1 row with {self.predictor.name} "
+            f"({self.predictor.format} at {redact_url(self.predictor.predict_url)})",
+            "output: " + ", ".join(c.name for c in self.outputs),
+        ]
+
+
+@dataclass(frozen=True)
+class JoinPlan:
+    """``table JOIN predictor``: fetch rows, score them in batches, join by position.
+
+    ``fetch_sql`` runs on ``source`` in its dialect, with the table-only filters,
+    order and limit pushed into it. ``model_inputs`` pairs each model input name
+    with the position of its value in the fetched row.
+    """
+
+    predictor: Predictor
+    source: str
+    fetch_sql: str
+    model_inputs: list[tuple[str, int]]
+    outputs: list[OutputColumn]
+    batch_rows: int
+    calls_in_flight: int
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        """Readable steps, one per line."""
+        return [
+            f"fetch from {self.source}: {self.fetch_sql}",
+            f"predict with {self.predictor.name} "
+            f"({self.predictor.format} at {redact_url(self.predictor.predict_url)}): "
+            f"inputs {', '.join(name for name, _ in self.model_inputs)}; "
+            f"{self.batch_rows} rows per call, {self.calls_in_flight} calls in flight",
+            "output: " + ", ".join(c.name for c in self.outputs),
+            *self.notes,
+        ]
+
+
+Plan = SinglePredictPlan | JoinPlan

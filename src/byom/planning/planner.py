@@ -1,0 +1,469 @@
+"""From a parsed SELECT to a plan: which table, which predictor, what goes where.
+
+Two shapes are planned here: a single-row prediction
+(``SELECT * FROM p WHERE a = 1 AND b = 2``) and a table joined with a predictor
+(``SELECT t.x, p.y FROM db.s.t AS t JOIN mindsdb.p AS p WHERE t.x > 5``). In a
+join, each WHERE conjunct that reads only the table goes into the source's own
+query, transpiled to its dialect by sqlglot, together with the projection (only
+the columns the query and the model need) and ORDER BY / LIMIT when every filter
+was pushed, so the model scores only the rows that survive.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from byom.catalog.records import DEFAULT_PROJECT, Predictor
+from byom.catalog.store import Catalog
+from byom.errors import (
+    AmbiguousColumnError,
+    NotSupportedError,
+    UnknownColumnError,
+    UnknownDatabaseError,
+)
+from byom.planning.plan import JoinPlan, OutputColumn, Plan, SinglePredictPlan
+from byom.planning.predictor_columns import output_type, predictor_columns
+from byom.settings import Settings
+from byom.sources.registry import Sources
+from byom.types import SqlType, from_value
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _SourceTable:
+    integration: str
+    schema: str | None
+    table: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class _PredictorRef:
+    predictor: Predictor
+    alias: str
+
+
+class Planner:
+    """Builds plans against the catalog and the sources' own metadata."""
+
+    def __init__(self, catalog: Catalog, sources: Sources, settings: Settings):
+        self._catalog = catalog
+        self._sources = sources
+        self._settings = settings
+
+    async def plan(self, select: exp.Select, database: str | None) -> Plan | None:
+        """The plan for a SELECT that reads a predictor, or None if it reads none."""
+        tables = [select.args.get("from_")] + list(select.args.get("joins") or [])
+        refs = [self._resolve(t.this, database) for t in tables if t is not None]
+        predictors = [r for r in refs if isinstance(r, _PredictorRef)]
+        if not predictors:
+            return None
+
+        if len(refs) == 1:
+            return _plan_single(select, predictors[0])
+        sources = [r for r in refs if isinstance(r, _SourceTable)]
+        if len(refs) != 2 or len(sources) != 1:
+            raise NotSupportedError(
+                "a query may join one table with one predictor; "
+                "other combinations are not supported yet"
+            )
+        return await self._plan_join(select, sources[0], predictors[0])
+
+    def _resolve(self, node: exp.Expression, database: str | None) -> object:
+        if not isinstance(node, exp.Table) or not node.name:
+            raise NotSupportedError(
+                "subqueries and table functions next to a predictor are not "
+                "supported yet"
+            )
+        catalog, db, name = node.text("catalog"), node.text("db"), node.name
+        alias = node.alias_or_name
+
+        if catalog:
+            return _SourceTable(self._integration(catalog), db, name, alias)
+        scope = db or database or DEFAULT_PROJECT
+        if scope.lower() == DEFAULT_PROJECT:
+            return _PredictorRef(self._catalog.predictor(name, DEFAULT_PROJECT), alias)
+        return _SourceTable(self._integration(scope), None, name, alias)
+
+    def _integration(self, name: str) -> str:
+        if not self._catalog.has_integration(name):
+            raise UnknownDatabaseError(f"Unknown database '{name}'")
+        return name
+
+    async def _plan_join(
+        self, select: exp.Select, table: _SourceTable, model: _PredictorRef
+    ) -> JoinPlan:
+        predictor = model.predictor
+        _refuse_clauses(select, ("group", "having", "distinct", "windows"))
+        for join in select.args.get("joins") or []:
+            if join.args.get("on") or join.args.get("using"):
+                raise NotSupportedError(
+                    "JOIN ... ON with a predictor is not supported yet; "
+                    "join without ON to match columns by name"
+                )
+            if join.side or join.kind not in ("", "INNER", "CROSS"):
+                raise NotSupportedError(
+                    f"{join.side or join.kind} JOIN with a predictor is not "
+                    "supported yet"
+                )
+
+        source = self._sources.get(table.integration)
+        table_columns = await source.table_columns(table.table, table.schema)
+        resolver = _Resolver(table, table_columns, model)
+
+        pushed: list[exp.Expression] = []
+        for condition in _conjuncts(select.args.get("where")):
+            if resolver.only_table(condition):
+                pushed.append(resolver.qualify(condition.copy()))
+            else:
+                raise NotSupportedError(
+                    "a WHERE condition on predictor columns in a JOIN is not "
+                    f"supported yet: {condition.sql('mysql')}"
+                )
+
+        fetched: list[str] = []
+        outputs: list[OutputColumn] = []
+        for item in select.expressions:
+            outputs.extend(resolver.outputs(item, fetched))
+        model_inputs = [
+            (name, _fetch_index(fetched, resolver.table_column_for_input(name)))
+            for name in predictor.inputs
+        ]
+
+        fetch = exp.select(*[exp.column(c, table=table.alias) for c in fetched]).from_(
+            exp.Table(
+                this=exp.to_identifier(table.table),
+                db=exp.to_identifier(table.schema) if table.schema else None,
+                alias=exp.TableAlias(this=exp.to_identifier(table.alias)),
+            )
+        )
+        if pushed:
+            fetch = fetch.where(exp.and_(*pushed))
+        fetch = _push_order_and_limit(select, fetch, resolver)
+
+        return JoinPlan(
+            predictor=predictor,
+            source=table.integration,
+            fetch_sql=fetch.sql(dialect=source.dialect),
+            model_inputs=model_inputs,
+            outputs=outputs,
+            batch_rows=self._settings.batch_rows,
+            calls_in_flight=self._settings.calls_in_flight,
+        )
+
+
+class _Resolver:
+    """Resolves column references of a join to the table or to the predictor."""
+
+    def __init__(
+        self,
+        table: _SourceTable,
+        table_columns: list[tuple[str, SqlType]],
+        model: _PredictorRef,
+    ):
+        self.table = table
+        self.model = model
+        self.table_types = {name.lower(): (name, kind) for name, kind in table_columns}
+        self.model_columns = {c.lower(): c for c in predictor_columns(model.predictor)}
+
+    def side(self, column: exp.Column) -> str:
+        """'table' or 'model' for a column reference, or an error naming it."""
+        qualifier = column.table.lower()
+        name = column.name.lower()
+        if qualifier in {self.table.alias.lower(), self.table.table.lower()}:
+            if name not in self.table_types:
+                raise UnknownColumnError(
+                    f"Unknown column '{column.sql('mysql')}' in '{self.table.table}'"
+                )
+            return "table"
+        if qualifier in {self.model.alias.lower(), self.model.predictor.name.lower()}:
+            if name not in self.model_columns:
+                raise UnknownColumnError(
+                    f"Unknown column '{column.sql('mysql')}' in predictor "
+                    f"'{self.model.predictor.name}'"
+                )
+            return "model"
+        if qualifier:
+            raise UnknownColumnError(f"Unknown column '{column.sql('mysql')}'")
+        in_table = name in self.table_types
+        in_model = name in self.model_columns and self._is_model_output(name)
+        if in_table and in_model:
+            raise AmbiguousColumnError(
+                f"Column '{column.name}' is ambiguous: it is in table "
+                f"'{self.table.table}' and is an output of predictor "
+                f"'{self.model.predictor.name}'"
+            )
+        if in_table:
+            return "table"
+        if name in self.model_columns:
+            return "model"
+        raise UnknownColumnError(f"Unknown column '{column.name}' in 'field list'")
+
+    def _is_model_output(self, name: str) -> bool:
+        inputs = {c.lower() for c in self.model.predictor.inputs}
+        return name not in inputs
+
+    def only_table(self, condition: exp.Expression) -> bool:
+        """True when every column the condition reads belongs to the table."""
+        columns = list(condition.find_all(exp.Column))
+        return bool(columns) and all(self.side(c) == "table" for c in columns)
+
+    def qualify(self, condition: exp.Expression) -> exp.Expression:
+        """Point every column of a table-only condition at the fetch's alias."""
+        for column in condition.find_all(exp.Column):
+            column.set("table", exp.to_identifier(self.table.alias))
+            column.set("db", None)
+            column.set("catalog", None)
+        return condition
+
+    def outputs(self, item: exp.Expression, fetched: list[str]) -> list[OutputColumn]:
+        """The output columns one select-list item stands for."""
+        name = item.alias_or_name
+        node = item.this if isinstance(item, exp.Alias) else item
+
+        if isinstance(node, exp.Star):
+            return self._star("", fetched)
+        if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+            return self._star(node.table, fetched)
+        if not isinstance(node, exp.Column):
+            raise NotSupportedError(
+                "expressions over a JOIN with a predictor are not supported yet: "
+                f"{item.sql('mysql')}"
+            )
+
+        if self.side(node) == "table":
+            real, kind = self.table_types[node.name.lower()]
+            return [_row_column(name, kind, _fetch_index(fetched, real))]
+        real = self.model_columns[node.name.lower()]
+        if real in self.model.predictor.inputs:
+            # An input is what was sent: the table's value under that name.
+            source_name = self.table_column_for_input(real)
+            kind = self.table_types[source_name.lower()][1]
+            return [_row_column(name, kind, _fetch_index(fetched, source_name))]
+        return [_model_column(name, self.model.predictor, real)]
+
+    def _star(self, qualifier: str, fetched: list[str]) -> list[OutputColumn]:
+        lowered = qualifier.lower()
+        columns: list[OutputColumn] = []
+        if not qualifier or lowered in {
+            self.table.alias.lower(),
+            self.table.table.lower(),
+        }:
+            for real, kind in self.table_types.values():
+                columns.append(_row_column(real, kind, _fetch_index(fetched, real)))
+        if not qualifier or lowered in {
+            self.model.alias.lower(),
+            self.model.predictor.name.lower(),
+        }:
+            target = self.model.predictor.target
+            columns.append(_model_column(target, self.model.predictor, target))
+        if not columns:
+            raise UnknownColumnError(f"Unknown table '{qualifier}'")
+        return columns
+
+    def table_column_for_input(self, model_input: str) -> str:
+        """The table column feeding a model input (same name, any case)."""
+        found = self.table_types.get(model_input.lower())
+        if found is None:
+            raise UnknownColumnError(
+                f"predictor '{self.model.predictor.name}' needs input "
+                f"'{model_input}', which table '{self.table.table}' does not have"
+            )
+        return found[0]
+
+
+def _plan_single(select: exp.Select, model: _PredictorRef) -> SinglePredictPlan:
+    predictor = model.predictor
+    _refuse_clauses(select, ("group", "having", "order", "distinct", "windows"))
+    where = select.args.get("where")
+    if where is None:
+        raise NotSupportedError(
+            f"a query on predictor '{predictor.name}' needs a WHERE clause giving "
+            "its inputs, e.g. WHERE col = 1 AND other = 'x'"
+        )
+
+    empty = _is_false(where.this)
+    given = {} if empty else _equalities(where.this, predictor)
+    inputs = {name: given.get(name) for name in predictor.inputs}
+    outputs: list[OutputColumn] = []
+    star = False
+    for item in select.expressions:
+        node = item.this if isinstance(item, exp.Alias) else item
+        if isinstance(node, exp.Star) or (
+            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+        ):
+            star = True
+            outputs.extend(
+                _single_column(column, predictor, given)
+                for column in predictor.dtype_dict
+            )
+            continue
+        if not isinstance(node, exp.Column):
+            raise NotSupportedError(
+                f"expressions over predictor '{predictor.name}' are not supported "
+                f"yet: {item.sql('mysql')}"
+            )
+        real = _predictor_column(predictor, node.name)
+        column = _single_column(real, predictor, given)
+        outputs.append(_renamed(column, item.alias_or_name))
+
+    if select.args.get("limit") is not None and _limit_is_zero(select):
+        empty = True
+    return SinglePredictPlan(predictor, inputs, outputs, star=star, empty=empty)
+
+
+def _single_column(
+    column: str, predictor: Predictor, given: dict[str, Any]
+) -> OutputColumn:
+    if column in predictor.inputs:
+        value = given.get(column)
+        kind = (
+            from_value(value) if value is not None else output_type(predictor, column)
+        )
+        return OutputColumn(column, kind, "const", value=value)
+    return _model_column(column, predictor, column)
+
+
+def _equalities(condition: exp.Expression, predictor: Predictor) -> dict[str, Any]:
+    given: dict[str, Any] = {}
+    for part in _conjuncts_of(condition):
+        if not isinstance(part, exp.EQ):
+            raise NotSupportedError(
+                f"the WHERE of a query on predictor '{predictor.name}' may only "
+                f"join 'column = value' with AND; got: {part.sql('mysql')}"
+            )
+        column, literal = part.this, part.expression
+        if not isinstance(column, exp.Column):
+            column, literal = literal, column
+        if not isinstance(column, exp.Column):
+            raise NotSupportedError(
+                f"expected 'column = value' in the WHERE, got: {part.sql('mysql')}"
+            )
+        real = _predictor_column(predictor, column.name)
+        if real == predictor.target:
+            raise NotSupportedError(
+                f"'{real}' is what predictor '{predictor.name}' predicts; "
+                "it cannot be given as an input"
+            )
+        if real in given:
+            raise NotSupportedError(f"column '{real}' is given twice in the WHERE")
+        given[real] = _literal(literal, part)
+    return given
+
+
+def _literal(node: exp.Expression, context: exp.Expression) -> Any:
+    negative = isinstance(node, exp.Neg)
+    if negative:
+        node = node.this
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        text = ("-" if negative else "") + node.this
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    raise NotSupportedError(
+        f"expected a constant value in the WHERE, got: {context.sql('mysql')}"
+    )
+
+
+def _predictor_column(predictor: Predictor, name: str) -> str:
+    for column in predictor_columns(predictor):
+        if column.lower() == name.lower():
+            return column
+    raise UnknownColumnError(
+        f"Unknown column '{name}' in predictor '{predictor.name}' "
+        f"(columns: {', '.join(predictor.dtype_dict)})"
+    )
+
+
+def _model_column(name: str, predictor: Predictor, key: str) -> OutputColumn:
+    return OutputColumn(name, output_type(predictor, key), "model", key=key)
+
+
+def _row_column(name: str, kind: SqlType, index: int) -> OutputColumn:
+    return OutputColumn(name, kind, "row", index=index)
+
+
+def _renamed(column: OutputColumn, name: str) -> OutputColumn:
+    return OutputColumn(
+        name, column.sql_type, column.origin, column.index, column.key, column.value
+    )
+
+
+def _fetch_index(fetched: list[str], column: str) -> int:
+    # Each table column is fetched once, however often the query reads it.
+    lowered = [c.lower() for c in fetched]
+    if column.lower() in lowered:
+        return lowered.index(column.lower())
+    fetched.append(column)
+    return len(fetched) - 1
+
+
+def _push_order_and_limit(
+    select: exp.Select, fetch: exp.Select, resolver: _Resolver
+) -> exp.Select:
+    # Every WHERE condition was pushed (others are refused above), and a
+    # predictor neither adds nor drops rows, so the source may order and cut.
+    order = select.args.get("order")
+    if order is not None:
+        for ordered in order.expressions:
+            if not resolver.only_table(ordered.this):
+                raise NotSupportedError(
+                    "ORDER BY a predictor column in a JOIN is not supported yet"
+                )
+        fetch.set("order", resolver.qualify(order.copy()))
+    for clause in ("limit", "offset"):
+        value = select.args.get(clause)
+        if value is not None:
+            fetch.set(clause, value.copy())
+    return fetch
+
+
+def _refuse_clauses(select: exp.Select, clauses: tuple[str, ...]) -> None:
+    for clause in clauses:
+        if select.args.get(clause):
+            raise NotSupportedError(
+                f"{clause.upper()} in a query on a predictor is not supported yet"
+            )
+
+
+def _conjuncts(where: exp.Where | None) -> list[exp.Expression]:
+    return [] if where is None else _conjuncts_of(where.this)
+
+
+def _conjuncts_of(condition: exp.Expression) -> list[exp.Expression]:
+    if isinstance(condition, exp.Paren):
+        return _conjuncts_of(condition.this)
+    if isinstance(condition, exp.And):
+        return _conjuncts_of(condition.this) + _conjuncts_of(condition.expression)
+    return [condition]
+
+
+def _is_false(condition: exp.Expression) -> bool:
+    # Clients probe a table's columns with WHERE 1 = 0 (or FALSE).
+    if isinstance(condition, exp.Boolean):
+        return not condition.this
+    if isinstance(condition, exp.EQ):
+        left, right = condition.this, condition.expression
+        return (
+            isinstance(left, exp.Literal)
+            and isinstance(right, exp.Literal)
+            and left.this != right.this
+        )
+    return False
+
+
+def _limit_is_zero(select: exp.Select) -> bool:
+    limit = select.args["limit"].expression
+    return isinstance(limit, exp.Literal) and limit.this == "0"

@@ -1,0 +1,42 @@
+"""The columns a predictor shows as a table, and the SQL type of each.
+
+As in MindsDB, a predictor for target ``t`` has every ``dtype_dict`` key as a
+column (inputs echo what was given, ``t`` holds the prediction) plus
+``t_confidence``, ``t_min``, ``t_max`` and ``t_anomaly``, filled when the model
+answers ``confidence``, ``lower``, ``upper`` or ``anomaly``.
+"""
+
+from __future__ import annotations
+
+from byom.catalog.records import Predictor
+from byom.types import DTYPE_SQL_TYPES, SqlType
+
+EXTRA_SUFFIXES: dict[str, SqlType] = {
+    "_confidence": SqlType.DOUBLE,
+    "_min": SqlType.DOUBLE,
+    "_max": SqlType.DOUBLE,
+    "_anomaly": SqlType.TINY,
+}
+
+# Lightwood types too loose to name a SQL type; the training data's type wins.
+_LOOSE = {"categorical", "binary", "tags"}
+
+
+def predictor_columns(predictor: Predictor) -> list[str]:
+    """Every column of the predictor's table, in order."""
+    extras = [predictor.target + suffix for suffix in EXTRA_SUFFIXES]
+    return list(predictor.dtype_dict) + extras
+
+
+def output_type(predictor: Predictor, column: str) -> SqlType:
+    """The SQL type of a predictor column (declared, learnt, or by convention)."""
+    for suffix, kind in EXTRA_SUFFIXES.items():
+        if column == predictor.target + suffix:
+            return kind
+    dtype = predictor.dtype_dict.get(column)
+    if dtype is None:
+        return SqlType.VAR_STRING
+    learnt = predictor.column_types.get(column)
+    if dtype in _LOOSE and learnt is not None:
+        return SqlType(learnt)
+    return DTYPE_SQL_TYPES[dtype]

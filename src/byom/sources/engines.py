@@ -1,0 +1,117 @@
+"""The database engines an integration can use, and how to reach each one.
+
+Users give MindsDB's parameter names (host, port, user, password, database; for
+SQLite a file). Each engine turns them into a SQLAlchemy URL, names the sqlglot
+dialect its SQL is written in, and says what the middle part of a three-part name
+(``mydb.test_data.home_rentals``) means there: a MySQL database, a PostgreSQL
+schema, an attached SQLite database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from byom.errors import WrongArgumentsError
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How byom reaches one kind of database."""
+
+    name: str
+    dialect: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+ENGINES: dict[str, EngineSpec] = {
+    "sqlite": EngineSpec("sqlite", "sqlite", ("db_file",), ("attach",)),
+    "mysql": EngineSpec(
+        "mysql",
+        "mysql",
+        ("host", "user"),
+        ("port", "password", "database", "connect_timeout"),
+    ),
+    "mariadb": EngineSpec(
+        "mariadb",
+        "mysql",
+        ("host", "user"),
+        ("port", "password", "database", "connect_timeout"),
+    ),
+    "postgres": EngineSpec(
+        "postgres",
+        "postgres",
+        ("host", "user", "database"),
+        ("port", "password", "schema", "connect_timeout"),
+    ),
+}
+
+# Spellings users bring from MindsDB and elsewhere.
+_ALIASES = {"postgresql": "postgres", "sqlite3": "sqlite"}
+
+
+def engine_spec(engine: str) -> EngineSpec:
+    """The spec for an engine name, or an error listing the supported ones."""
+    name = _ALIASES.get(engine.lower(), engine.lower())
+    if name not in ENGINES:
+        known = ", ".join(sorted(ENGINES))
+        raise WrongArgumentsError(
+            f"ENGINE '{engine}' is not supported; use one of: {known}"
+        )
+    return ENGINES[name]
+
+
+def check_parameters(spec: EngineSpec, parameters: dict[str, Any]) -> None:
+    """Refuse missing and unknown PARAMETERS keys, naming them."""
+    missing = [key for key in spec.required if parameters.get(key) in (None, "")]
+    if missing:
+        raise WrongArgumentsError(
+            f"PARAMETERS for ENGINE '{spec.name}' lack: {', '.join(missing)}"
+        )
+    allowed = set(spec.required) | set(spec.optional)
+    unknown = sorted(set(parameters) - allowed)
+    if unknown:
+        raise WrongArgumentsError(
+            f"PARAMETERS for ENGINE '{spec.name}' do not take: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(allowed))})"
+        )
+
+
+def build_url(spec: EngineSpec, parameters: dict[str, Any]) -> sa.URL:
+    """The SQLAlchemy URL for an integration's parameters."""
+    if spec.name == "sqlite":
+        return sa.URL.create("sqlite", database=str(Path(parameters["db_file"])))
+    if spec.name in {"mysql", "mariadb"}:
+        return sa.URL.create(
+            "mysql+pymysql",
+            username=str(parameters["user"]),
+            password=_optional_str(parameters.get("password")),
+            host=str(parameters["host"]),
+            port=int(parameters.get("port") or 3306),
+            database=_optional_str(parameters.get("database")),
+            query={"charset": "utf8mb4"},
+        )
+    return sa.URL.create(
+        "postgresql+psycopg",
+        username=str(parameters["user"]),
+        password=_optional_str(parameters.get("password")),
+        host=str(parameters["host"]),
+        port=int(parameters.get("port") or 5432),
+        database=str(parameters["database"]),
+    )
+
+
+def connect_args(spec: EngineSpec, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Driver arguments: a bounded connect timeout for the network engines."""
+    timeout = int(parameters.get("connect_timeout") or 10)
+    if spec.name in {"mysql", "mariadb", "postgres"}:
+        return {"connect_timeout": timeout}
+    return {"check_same_thread": False}
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)

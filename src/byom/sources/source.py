@@ -1,0 +1,172 @@
+"""A data source: one integration's database, reached through SQLAlchemy.
+
+Drivers are blocking, so each call runs in a worker thread; the event loop keeps
+serving other clients meanwhile. Large reads use a server-side cursor and come
+back in batches, so a query never holds a whole table in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+
+from byom.catalog.records import Integration
+from byom.errors import SourceError, UnknownTableError
+from byom.sources import engines
+from byom.types import SqlType, from_sqlalchemy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Consecutive rows of one result, with the result's column names."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+class DataSource:
+    """An integration's database: checks, reflection, reads and streamed reads."""
+
+    def __init__(self, integration: Integration) -> None:
+        self.name = integration.name
+        self.spec = engines.engine_spec(integration.engine)
+        self.dialect = self.spec.dialect
+        params = integration.parameters
+        self._engine = sa.create_engine(
+            engines.build_url(self.spec, params),
+            connect_args=engines.connect_args(self.spec, params),
+            pool_pre_ping=True,
+        )
+        if self.spec.name == "sqlite":
+            _attach_sqlite_schemas(self._engine, params.get("attach") or {})
+
+    async def check(self) -> None:
+        """Connect once and run a trivial query; raise SourceError with the reason."""
+        await asyncio.to_thread(self._check)
+
+    async def read_all(self, sql: str, max_rows: int) -> RowBatch:
+        """Run sql (in the source's own dialect) and return at most max_rows rows."""
+        return await asyncio.to_thread(self._read_all, sql, max_rows)
+
+    async def table_columns(
+        self, table: str, schema: str | None
+    ) -> list[tuple[str, SqlType]]:
+        """The columns of a table with their types, as the source declares them."""
+        return await asyncio.to_thread(self._table_columns, table, schema)
+
+    async def stream(self, sql: str, batch_rows: int) -> AsyncIterator[RowBatch]:
+        """Run sql with a server-side cursor and yield its rows in batches.
+
+        Closing the iterator early (the client went away, the query was killed)
+        drops the connection instead of reading the rest of the result.
+        """
+        connection, result = await asyncio.to_thread(self._open_stream, sql)
+        finished = False
+        try:
+            columns = list(result.keys())
+            while True:
+                rows = await asyncio.to_thread(result.fetchmany, batch_rows)
+                if not rows:
+                    finished = True
+                    return
+                logger.debug("source %s: fetched %d rows", self.name, len(rows))
+                yield RowBatch(columns, [tuple(r) for r in rows])
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        finally:
+            await asyncio.to_thread(_close_stream, connection, result, finished)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def _check(self) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1")).fetchall()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+
+    def _read_all(self, sql: str, max_rows: int) -> RowBatch:
+        try:
+            with self._engine.connect() as connection:
+                result = connection.execute(sa.text(sql))
+                rows = result.fetchmany(max_rows + 1)
+                columns = list(result.keys())
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        if len(rows) > max_rows:
+            raise SourceError(
+                f"the query on '{self.name}' returned more than {max_rows} rows; "
+                "raise the max_training_rows setting or narrow the query"
+            )
+        return RowBatch(columns, [tuple(r) for r in rows])
+
+    def _table_columns(
+        self, table: str, schema: str | None
+    ) -> list[tuple[str, SqlType]]:
+        try:
+            inspector = sa.inspect(self._engine)
+            found = inspector.get_columns(table, schema=schema)
+        except sqlalchemy.exc.NoSuchTableError:
+            where = f"{schema}.{table}" if schema else table
+            raise UnknownTableError(
+                f"Table '{self.name}.{where}' doesn't exist"
+            ) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        if not found:
+            where = f"{schema}.{table}" if schema else table
+            raise UnknownTableError(f"Table '{self.name}.{where}' doesn't exist")
+        return [(c["name"], from_sqlalchemy(c["type"])) for c in found]
+
+    def _open_stream(self, sql: str) -> tuple[sa.Connection, sa.CursorResult[Any]]:
+        try:
+            connection = self._engine.connect().execution_options(stream_results=True)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        try:
+            result = connection.execute(sa.text(sql))
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            connection.close()
+            raise SourceError(_describe(self.name, exc)) from None
+        return connection, result
+
+
+def _close_stream(
+    connection: sa.Connection, result: sa.CursorResult[Any], finished: bool
+) -> None:
+    # A server-side cursor closed early would read the rest of the result first;
+    # invalidating the connection closes its socket, and the server stops.
+    if not finished:
+        connection.invalidate()
+    else:
+        result.close()
+    connection.close()
+
+
+def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
+    """Make ``schema.table`` names work in SQLite by attaching one file per schema."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _attach(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for schema, path in attach.items():
+            quoted = '"' + str(schema).replace('"', '""') + '"'
+            cursor.execute(f"ATTACH DATABASE ? AS {quoted}", (str(path),))
+        cursor.close()
+
+
+def _describe(source: str, exc: sqlalchemy.exc.SQLAlchemyError) -> str:
+    """The driver's own message, without SQLAlchemy's SQL echo and parameters."""
+    original = getattr(exc, "orig", None)
+    text = str(original) if original is not None else str(exc).split("\n")[0]
+    return f"data source '{source}' failed: {text.strip()}"

@@ -22,7 +22,18 @@ def result_column(name: str, sql_type: SqlType) -> ResultColumn:
     """The column definition sent for one typed column."""
     if sql_type is SqlType.BLOB:
         return ResultColumn(name, ColumnType.BLOB, character_set=CharacterSet.binary)
+    if sql_type is SqlType.DOUBLE:
+        return ResultColumn(name, ColumnType.DOUBLE, text_encoder=_double_text)
     return ResultColumn(name, ColumnType[sql_type.value])
+
+
+def _double_text(column: ResultColumn, value: Any) -> bytes:
+    # MySQL prints a DOUBLE in its shortest exact form without a trailing ".0"
+    # (5436, 4123.812, 1e20); Python's repr gives the same digits.
+    text = repr(float(value))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.replace("e+", "e").encode()
 
 
 def typed_result(

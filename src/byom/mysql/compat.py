@@ -98,15 +98,34 @@ def _register_sqlstates() -> None:
         mimic_errors.SQLSTATES[kind.code] = kind.sqlstate.encode()  # type: ignore[index]
 
 
+class _LoginRefused(Exception):
+    """Raised after the ERR for a refused login has gone out."""
+
+
 def _guard_authentication() -> None:
-    original = mimic_connection.Connection.authenticate
+    authenticate_once = mimic_connection.Connection.authenticate
+    start_connection = mimic_connection.Connection.start
 
     async def authenticate(self: Any, *args: Any, **kwargs: Any) -> None:
         # A failed re-authentication must not leave the previous user logged in.
         self.session.username = None
-        await original(self, *args, **kwargs)
+        await authenticate_once(self, *args, **kwargs)
+        if self.session.username is None:
+            # Mimic has sent "Access denied" and would go on serving commands;
+            # closing the transport ends the connection as MySQL does.
+            logger.info("connection %d: login refused", self.connection_id)
+            self.stream.writer.close()
+            raise _LoginRefused
+
+    async def start(self: Any) -> None:
+        try:
+            await start_connection(self)
+        except (_LoginRefused, ConnectionError):
+            if self.session.username is not None:
+                raise
 
     mimic_connection.Connection.authenticate = authenticate  # type: ignore[method-assign]
+    mimic_connection.Connection.start = start  # type: ignore[method-assign]
 
 
 async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:

@@ -130,9 +130,14 @@ def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:
     details = getattr(exc, "errors", None) or []
     if details:
         first = details[0]
-        near = _ANSI_ESCAPES.sub("", str(first.get("highlight") or "")).strip()
-        context = _ANSI_ESCAPES.sub("", str(first.get("end_context") or "")).strip()
-        where = (near + " " + context).strip()[:80]
+        # A little of the text before the culprit helps to find it in a script.
+        parts = [
+            str(first.get(key) or "")[-20:]
+            if key == "start_context"
+            else str(first.get(key) or "")
+            for key in ("start_context", "highlight", "end_context")
+        ]
+        where = " ".join(_ANSI_ESCAPES.sub("", "".join(parts)).split())[:80]
         reason = _ANSI_ESCAPES.sub("", str(first.get("description") or "")).strip()
         return (
             f"You have an error in your SQL syntax; {reason} near '{where}' "

@@ -1,0 +1,158 @@
+"""Regression tests for byom's fixes over mysql-mimic (``byom.mysql.compat``).
+
+Each test fails on stock mysql-mimic 3.0.5 and passes with the fix, so a library
+upgrade that fixes or re-breaks a defect shows up here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pymysql
+import pytest
+from pymysql.constants import FIELD_TYPE
+
+from tests.support.byom_process import USER, ByomProcess
+from tests.support.http_apps import GatedModel
+from tests.support.raw_mysql import CLIENT_DEPRECATE_EOF, RawClient
+
+
+def test_refused_login_closes_the_connection(byom_factory: Any) -> None:
+    byom: ByomProcess = byom_factory(password="right-password")
+    client = RawClient(byom.port)
+    try:
+        client.handshake()
+        reply = client.login(USER, b"\x01" * 20)
+        assert reply is not None and reply[0] == 0xFF
+        assert int.from_bytes(reply[1:3], "little") == 1045
+
+        # Stock mimic would run this query for a client that never logged in.
+        assert client.query("SELECT 42") is None
+    finally:
+        client.close()
+
+
+def test_unknown_user_is_refused_and_closed(byom: ByomProcess) -> None:
+    client = RawClient(byom.port)
+    try:
+        client.handshake()
+        reply = client.login("intruder", b"")
+        assert reply is not None and reply[0] == 0xFF
+        assert client.query("SELECT 42") is None
+    finally:
+        client.close()
+
+
+def test_wrong_password_through_pymysql(byom_factory: Any) -> None:
+    byom: ByomProcess = byom_factory(password="right-password")
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        byom.connect(password="wrong-password")
+    assert caught.value.args[0] == 1045
+
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 + 1")
+        assert cursor.fetchall() == ((2,),)
+
+
+def test_deprecate_eof_is_not_offered(byom: ByomProcess) -> None:
+    client = RawClient(byom.port)
+    try:
+        greeting = client.handshake()
+    finally:
+        client.close()
+    assert greeting.capabilities & CLIENT_DEPRECATE_EOF == 0
+    assert greeting.auth_plugin == "mysql_native_password"
+
+
+@pytest.mark.parametrize(
+    ("sql", "near"),
+    [
+        pytest.param("SELEC 1", "SELEC", id="misspelt-keyword"),
+        pytest.param("SELECT * FROM (", "(", id="unclosed-paren"),
+        pytest.param("SELECT 'abc", "'abc", id="unclosed-string"),
+        pytest.param(
+            "CREATE PREDICTOR p FROM mydb (SELECT 1) USING a = 1",
+            "USING a = 1",
+            id="predictor-without-predict",
+        ),
+    ],
+)
+def test_malformed_statement_is_error_1064(
+    byom: ByomProcess, sql: str, near: str
+) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.ProgrammingError) as caught:
+            cursor.execute(sql)
+        code, message = caught.value.args
+        assert code == 1064
+        assert message.startswith("You have an error in your SQL syntax")
+        assert near in message
+        assert "\x1b" not in message
+
+        cursor.execute("SELECT 1")
+        assert cursor.fetchall() == ((1,),)
+
+
+def test_result_columns_carry_explicit_types(byom: ByomProcess) -> None:
+    gated = GatedModel()
+    gated.start()
+    gated.open()
+    try:
+        with byom.connect() as connection, connection.cursor() as cursor:
+            cursor.execute(_create_sql("typed", gated))
+            cursor.execute(
+                "SELECT * FROM typed WHERE initial_price = 3001 AND rental_price = 2.5"
+            )
+            types = [(d[0], d[1]) for d in cursor.description]
+            assert types == [
+                ("number_of_rooms", FIELD_TYPE.LONGLONG),
+                ("initial_price", FIELD_TYPE.LONGLONG),
+                ("rental_price", FIELD_TYPE.DOUBLE),
+            ]
+            assert cursor.fetchall() == ((1, 3001, 2.5),)
+    finally:
+        gated.stop()
+
+
+def test_rows_stream_before_the_result_is_complete(byom_factory: Any) -> None:
+    """The first batch reaches the client while the second is still being scored.
+
+    Stock mimic builds the whole result in memory before sending a byte, so the
+    first fetch would wait for every batch.
+    """
+    byom: ByomProcess = byom_factory(extra={"batch_rows": 10, "calls_in_flight": 1})
+    gated = GatedModel()
+    gated.start()
+    opener = threading.Timer(60, gated.open)
+    try:
+        byom.query(_create_sql("gated", gated))
+        connection = byom.connect(cursorclass=pymysql.cursors.SSCursor)
+        with connection, connection.cursor() as cursor:
+            opener.start()
+            cursor.execute(
+                "SELECT t.initial_price, p.number_of_rooms "
+                "FROM mydb.test_data.home_rentals AS t JOIN mindsdb.gated AS p"
+            )
+            first = cursor.fetchone()
+            assert opener.is_alive(), "the first row waited for the gate"
+            gated.open()
+            rest = cursor.fetchall()
+    finally:
+        opener.cancel()
+        gated.stop()
+    rows = [first, *rest]
+    assert len(rows) == 5000
+    assert all(rooms == price % 4 for price, rooms in rows)
+
+
+def _create_sql(name: str, model: GatedModel) -> str:
+    return (
+        f"CREATE PREDICTOR {name} FROM mydb (SELECT number_of_rooms, initial_price, "
+        "rental_price FROM test_data.home_rentals) PREDICT number_of_rooms "
+        f"USING url.train = '{model.url('/train')}', "
+        f"url.predict = '{model.url('/predict')}', "
+        'dtype_dict = {"number_of_rooms": "categorical", '
+        '"initial_price": "integer", "rental_price": "integer"}, '
+        "format = 'ray_server'"
+    )

@@ -12,7 +12,7 @@ STAMP_RAY := .make/ray
 .PHONY: demo test lint typecheck check bench system venv ray-venv clean
 
 demo: $(STAMP_VENV) $(STAMP_RAY)
-	$(BIN)/python examples/demo.py --ray-python $(RAY_VENV)/bin/python
+	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
 
 test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python -m pytest tests

@@ -7,6 +7,7 @@ they exercise the same path a user's client does.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,8 +49,12 @@ class ByomProcess:
         self.log_path = self.data_dir / "byom.log"
 
     def start(self) -> None:
-        """Start the server and wait until it accepts MySQL connections."""
-        self.port = free_port()
+        """Start the server on a free port; wait until it accepts connections."""
+        self.start_on(free_port())
+
+    def start_on(self, port: int) -> None:
+        """Start the server on port and wait until it accepts MySQL connections."""
+        self.port = port
         flags = {
             "port": self.port,
             "data-dir": self.data_dir,
@@ -91,7 +96,11 @@ class ByomProcess:
         """Stop, and remove the data directory if this object made it."""
         self.stop()
         if self._owned_dir:
-            subprocess.run(["rm", "-rf", str(self.data_dir)], check=False)
+            self.remove_data()
+
+    def remove_data(self) -> None:
+        """Delete the data directory (catalog, demo data, log)."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection[Any]:
         """A PyMySQL connection as the configured user."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -38,20 +39,30 @@ class BackgroundApp:
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.build())
+        # Handlers that hang on purpose must not hold up the test's teardown.
+        self._runner = web.AppRunner(self.build(), shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     def stop(self) -> None:
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(
-                10
-            )
+            cleanup = self._runner.cleanup()
+            asyncio.run_coroutine_threadsafe(cleanup, self.loop).result(15)
+        asyncio.run_coroutine_threadsafe(_cancel_others(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+
+async def _cancel_others() -> None:
+    # Handlers still running (a hanging model) end with the app, quietly.
+    current = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not current]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 class RecordingProxy(BackgroundApp):
@@ -127,3 +138,47 @@ class GatedModel(BackgroundApp):
         return web.json_response(
             {"prediction": [float(row["initial_price"] % 4) for row in frame]}
         )
+
+
+class ScriptedModel(BackgroundApp):
+    """Answers train with {"status": "ok"} and predict with a fixed, faulty reply.
+
+    ``reply`` is (status, content type, body); the body may be a callable taking
+    the number of rows sent, to answer with a row count of the test's choosing.
+    """
+
+    def __init__(
+        self, status: int, content_type: str, body: bytes | Callable[[int], bytes]
+    ) -> None:
+        super().__init__()
+        self.reply = (status, content_type, body)
+
+    def build(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/train", self._train)
+        app.router.add_post("/predict", self._predict)
+        return app
+
+    async def _train(self, request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"status": "ok"})
+
+    async def _predict(self, request: web.Request) -> web.Response:
+        rows = len(json.loads((await request.json())["df"]))
+        status, content_type, body = self.reply
+        payload = body(rows) if callable(body) else body
+        return web.Response(status=status, body=payload, content_type=content_type)
+
+
+class HangingModel(BackgroundApp):
+    """A model whose train call never answers (to crash byom mid-training)."""
+
+    def build(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/train", self._hang)
+        return app
+
+    async def _hang(self, request: web.Request) -> web.Response:
+        await request.read()
+        await asyncio.sleep(3600)
+        return web.json_response({"status": "ok"})

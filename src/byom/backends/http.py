@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,8 +64,13 @@ class HttpClient:
             )
         return self._session
 
-    async def post_json(self, url: str, body: bytes, timeout: float) -> HttpAnswer:
-        """POST body as application/json; the answer whatever its status."""
+    async def post_json(
+        self, url: str, body: bytes, timeout: float, caller: str
+    ) -> HttpAnswer:
+        """POST body as application/json; the answer whatever its status.
+
+        ``caller`` (such as "predictor 'p'") starts every error message.
+        """
         limits = aiohttp.ClientTimeout(
             total=timeout, sock_connect=self._connect_timeout
         )
@@ -77,16 +83,20 @@ class HttpClient:
                 return HttpAnswer(response.status, response.content_type, payload)
         except TimeoutError:
             raise ModelUnreachableError(
-                f"model endpoint {redact_url(url)} did not answer within {timeout:g} s"
+                f"{caller}: model endpoint {redact_url(url)} did not answer within "
+                f"{timeout:g} s"
             ) from None
         except aiohttp.ClientConnectorError as exc:
+            errno = exc.os_error.errno
+            reason = os.strerror(errno) if errno else str(exc.os_error)
             raise ModelUnreachableError(
-                f"cannot connect to model endpoint {redact_url(url)}: "
-                f"{exc.os_error.strerror or exc.os_error}"
+                f"{caller}: cannot connect to model endpoint {redact_url(url)}: "
+                f"{reason}"
             ) from None
         except aiohttp.ClientError as exc:
             raise ModelUnreachableError(
-                f"model endpoint {redact_url(url)} failed: {type(exc).__name__}"
+                f"{caller}: model endpoint {redact_url(url)} failed: "
+                f"{type(exc).__name__}"
             ) from None
 
     async def close(self) -> None:

@@ -54,10 +54,9 @@ class RayServerBackend:
             redact_url(predictor.train_url),
         )
         answer = await self._http.post_json(
-            predictor.train_url, body, self._train_timeout
+            predictor.train_url, body, self._train_timeout, _caller(predictor)
         )
-        decoded = _decode(predictor, predictor.train_url, answer)
-        if answer.status != 200 or decoded.get("status") != "ok":
+        if answer.status != 200 or _status(answer) != "ok":
             raise ModelError(
                 f"training predictor '{predictor.name}' failed: "
                 f"{redact_url(predictor.train_url)} answered HTTP {answer.status}: "
@@ -70,12 +69,24 @@ class RayServerBackend:
         """Score one batch and map the answer's lists onto output columns."""
         body = orjson.dumps({"df": records_json(columns, rows)})
         answer = await self._http.post_json(
-            predictor.predict_url, body, self._predict_timeout
+            predictor.predict_url, body, self._predict_timeout, _caller(predictor)
         )
-        decoded = _decode(predictor, predictor.predict_url, answer)
         if answer.status != 200:
             raise _answer_error(predictor, answer, f"HTTP {answer.status}")
+        decoded = _decode(predictor, predictor.predict_url, answer)
         return _to_prediction(predictor, answer, decoded, len(rows))
+
+
+def _status(answer: HttpAnswer) -> object:
+    try:
+        decoded = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded.get("status") if isinstance(decoded, dict) else None
+
+
+def _caller(predictor: Predictor) -> str:
+    return f"predictor '{predictor.name}'"
 
 
 def _decode(predictor: Predictor, url: str, answer: HttpAnswer) -> dict[str, Any]:

@@ -9,7 +9,7 @@ STAMP_SYSTEM := .make/system
 STAMP_VENV := .make/venv
 STAMP_RAY := .make/ray
 
-.PHONY: demo test lint typecheck check bench system venv ray-venv clean
+.PHONY: demo test lint typecheck check system venv ray-venv clean
 
 demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
@@ -25,9 +25,6 @@ typecheck: $(STAMP_VENV)
 	$(BIN)/mypy
 
 check: lint typecheck test
-
-bench: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY)
-	$(BIN)/python -m bench
 
 system: $(STAMP_SYSTEM)
 venv: $(STAMP_VENV)

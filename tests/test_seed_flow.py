@@ -2,13 +2,14 @@
 
 The three statements run verbatim (only the model's port changes when 8000 is
 taken) through the mariadb CLI and through PyMySQL, against the embedded SQLite
-demo and against a real MariaDB loaded with the public home-rentals data. Every
-answer is checked against the same scikit-learn model trained offline on the same
-rows.
+demo and against real MariaDB and PostgreSQL servers loaded with the public
+home-rentals data. Every answer is checked against the same scikit-learn model
+trained offline on the same rows.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pymysql
 import pytest
 
 from tests.support.byom_process import ByomProcess
 from tests.support.http_apps import RecordingProxy
 from tests.support.mariadb import MariaDBServer
+from tests.support.postgres import PostgresServer
 from tests.support.ray_backend import RayServeProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "ray_serve"))
@@ -46,6 +49,9 @@ JOIN_QUERY = (
     "SELECT initial_price, rental_price FROM test_data.home_rentals "
     "WHERE rental_price > 5300"
 )
+
+
+_CURSOR = re.compile(r'^DECLARE "[^"]+" (?:NO SCROLL )?CURSOR (?:WITH HOLD )?FOR ')
 
 
 def seed_statements(ray: RayServeProcess) -> tuple[str, str, str]:
@@ -99,6 +105,26 @@ def mariadb_source(byom: ByomProcess, server: MariaDBServer) -> Source:
     return Source("mariadb", rows)
 
 
+def postgres_source(byom: ByomProcess, server: PostgresServer) -> Source:
+    byom.query(
+        "CREATE DATABASE mydb WITH ENGINE = 'postgres', PARAMETERS = "
+        f'{{"host": "127.0.0.1", "port": {server.port}, "user": "{server.user}", '
+        f'"password": "{server.password}", "database": "{server.database}"}}'
+    )
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(
+            host=server.host,
+            port=server.port,
+            user=server.user,
+            password=server.password,
+            dbname=server.database,
+        ) as connection:
+            return list(connection.execute(sql).fetchall())
+
+    return Source("postgres", rows)
+
+
 def expected_answers(
     source: Source,
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -118,7 +144,7 @@ def expected_answers(
     return (int(label), 3000, 3000), rows
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
 def seeded(
     request: pytest.FixtureRequest,
     byom_factory: Callable[..., ByomProcess],
@@ -127,9 +153,10 @@ def seeded(
     if request.param == "sqlite":
         byom = byom_factory()
         return byom, demo_source(byom)
-    server: MariaDBServer = request.getfixturevalue("mariadb")
     byom = byom_factory(demo=False)
-    return byom, mariadb_source(byom, server)
+    if request.param == "postgres":
+        return byom, postgres_source(byom, request.getfixturevalue("postgres"))
+    return byom, mariadb_source(byom, request.getfixturevalue("mariadb"))
 
 
 def test_seed_statements_through_pymysql(
@@ -177,28 +204,30 @@ def test_seed_statements_through_mariadb_cli(
     assert done.stderr == ""
 
 
-def test_join_filter_runs_in_mariadb_and_model_gets_only_inputs(
-    mariadb: MariaDBServer,
+@pytest.mark.parametrize("engine", ["mariadb", "postgres"])
+def test_join_filter_runs_in_the_source_and_model_gets_only_inputs(
+    engine: str,
+    request: pytest.FixtureRequest,
     ray_serve: RayServeProcess,
     byom_factory: Callable[..., ByomProcess],
 ) -> None:
     byom = byom_factory(demo=False, extra={"batch_rows": 1000})
-    source = mariadb_source(byom, mariadb)
+    server = request.getfixturevalue(engine)
+    make_source = mariadb_source if engine == "mariadb" else postgres_source
+    source = make_source(byom, server)
     proxy = RecordingProxy(ray_serve.base_url)
     proxy.start()
     try:
         create = CREATE.replace("http://127.0.0.1:8000/my_model", proxy.url(""))
         byom.query(create)
-        mariadb.mark()
+        server.mark()
         rows = byom.query(JOIN)
     finally:
         proxy.stop()
 
-    fetches = [
-        s
-        for s in mariadb.general_log()
-        if s.startswith("SELECT") and "home_rentals" in s
-    ]
+    # PostgreSQL logs a server-side cursor as DECLARE ... CURSOR FOR <query>.
+    statements = [_CURSOR.sub("", s) for s in server.general_log()]
+    fetches = [s for s in statements if s.startswith("SELECT") and "home_rentals" in s]
     assert fetches == [
         "SELECT t.rental_price, t.initial_price FROM test_data.home_rentals AS t "
         "WHERE t.rental_price > 5300"

@@ -51,7 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
         "batch_rows",
         int,
         10_000,
-        "Rows sent to a model endpoint in one predict call.",
+        "Rows read from a source in one fetch and sent to a model in one "
+        "predict call.",
     ),
     Setting(
         "calls_in_flight",
@@ -77,12 +78,6 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         600.0,
         "Seconds the train call of CREATE PREDICTOR may take.",
-    ),
-    Setting(
-        "source_fetch_rows",
-        int,
-        10_000,
-        "Rows read from a data source in one fetch (server-side cursor).",
     ),
     Setting(
         "max_training_rows",
@@ -114,7 +109,6 @@ class Settings:
     connect_timeout: float = 5.0
     predict_timeout: float = 55.0
     train_timeout: float = 600.0
-    source_fetch_rows: int = 10_000
     max_training_rows: int = 1_000_000
     log_level: str = "INFO"
 

@@ -68,7 +68,7 @@ class DataSource:
         Closing the iterator early (the client went away, the query was killed)
         drops the connection instead of reading the rest of the result.
         """
-        connection, result = await asyncio.to_thread(self._open_stream, sql)
+        connection, result = await asyncio.to_thread(self._open_stream, sql, batch_rows)
         finished = False
         try:
             columns = list(result.keys())
@@ -128,9 +128,13 @@ class DataSource:
             raise UnknownTableError(f"Table '{self.name}.{where}' doesn't exist")
         return [(c["name"], from_sqlalchemy(c["type"])) for c in found]
 
-    def _open_stream(self, sql: str) -> tuple[sa.Connection, sa.CursorResult[Any]]:
+    def _open_stream(
+        self, sql: str, batch_rows: int
+    ) -> tuple[sa.Connection, sa.CursorResult[Any]]:
         try:
-            connection = self._engine.connect().execution_options(stream_results=True)
+            connection = self._engine.connect().execution_options(
+                stream_results=True, yield_per=batch_rows
+            )
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise SourceError(_describe(self.name, exc)) from None
         try:

@@ -14,12 +14,12 @@ STAMP_RAY := .make/ray
 demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
 
-test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY)
+test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) lint typecheck
 	$(BIN)/python -m pytest tests
 
 lint: $(STAMP_VENV)
-	$(BIN)/ruff check src tests examples fixtures bench
-	$(BIN)/ruff format --check src tests examples fixtures bench
+	$(BIN)/ruff check src tests examples fixtures
+	$(BIN)/ruff format --check src tests examples fixtures
 
 typecheck: $(STAMP_VENV)
 	$(BIN)/mypy

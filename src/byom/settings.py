@@ -112,6 +112,16 @@ class Settings:
     max_training_rows: int = 1_000_000
     log_level: str = "INFO"
 
+    def __post_init__(self) -> None:
+        for name in ("port", "batch_rows", "calls_in_flight", "max_training_rows"):
+            if getattr(self, name) < (0 if name == "port" else 1):
+                raise ValueError(f"{name} must be a positive number")
+        for name in ("connect_timeout", "predict_timeout", "train_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be more than 0 seconds")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"log_level {self.log_level!r} is not a logging level")
+
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some values changed."""
         return dataclasses.replace(self, **changes)
@@ -126,7 +136,11 @@ def convert(setting: Setting, raw: str) -> Any:
         if lowered in {"0", "false", "no", "off"}:
             return False
         raise ValueError(f"{setting.name}: expected true or false, got {raw!r}")
-    return setting.type(raw)
+    try:
+        return setting.type(raw)
+    except ValueError:
+        kind = {int: "a whole number", float: "a number"}.get(setting.type, "a value")
+        raise ValueError(f"{setting.name}: expected {kind}, got {raw!r}") from None
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -150,3 +164,26 @@ def _check_table_matches_dataclass() -> None:
 
 
 _check_table_matches_dataclass()
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown, the text of ``docs/settings.md``."""
+    lines = [
+        "# Settings",
+        "",
+        "Every limit and address byom uses. Set one with a flag of `byom serve` "
+        "(`--batch-rows 5000`) or an environment variable (`BYOM_BATCH_ROWS=5000`); "
+        "a flag wins over the environment. This page is generated from "
+        "`byom.settings.SETTINGS`.",
+        "",
+        "| setting | flag | environment | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        env = f"BYOM_{setting.name.upper()}"
+        default = repr(setting.default) if setting.default == "" else setting.default
+        lines.append(
+            f"| {setting.name} | `{flag}` | `{env}` | `{default}` | {setting.help} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -51,8 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
         "batch_rows",
         int,
         10_000,
-        "Rows read from a source in one fetch and sent to a model in one "
-        "predict call.",
+        "Rows read from a source in one fetch and sent to a model in one predict call.",
     ),
     Setting(
         "calls_in_flight",

@@ -25,8 +25,8 @@ SEED_RAY_PORT = 8000
 @pytest.fixture(scope="session")
 def ray_serve() -> Iterator[RayServeProcess]:
     """The example Ray Serve app, untrained until a test trains it."""
-    # Ray runs one instance per machine (it binds fixed ports such as 52365), so
-    # test_ray_example.py, which owns a server of its own, must run before this.
+    # test_ray_example.py starts a second, private instance beside this one: it
+    # needs a model nobody has trained yet.
     port = SEED_RAY_PORT if port_is_free(SEED_RAY_PORT) else 0
     server = RayServeProcess(port=port)
     server.start()

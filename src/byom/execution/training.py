@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
+from byom.backends.base import ModelBackend
 from byom.backends.formats import Backends
 from byom.catalog.records import Predictor, now
 from byom.catalog.store import Catalog
@@ -55,6 +56,10 @@ async def train_predictor(
 async def _train(
     predictor: Predictor, sources: Sources, backends: Backends, max_rows: int
 ) -> Predictor:
+    backend = backends.for_format(predictor.format)
+    if not backend.trainable:
+        return await _probe(predictor, sources, backend)
+
     assert predictor.integration is not None and predictor.select_sql is not None
     source = sources.get(predictor.integration)
     frame = await source.read_all(predictor.select_sql, max_rows)
@@ -78,7 +83,6 @@ async def _train(
         if learnt is not SqlType.NULL:
             column_types[column] = learnt.value
 
-    backend = backends.for_format(predictor.format)
     await backend.train(predictor.replace(target=target), frame.columns, frame.rows)
     dtype_dict = {
         by_lower.get(column.lower(), column): kind
@@ -92,4 +96,42 @@ async def _train(
         error=None,
         training_rows=len(frame.rows),
         trained_at=now(),
+    )
+
+
+async def _probe(
+    predictor: Predictor, sources: Sources, backend: ModelBackend
+) -> Predictor:
+    """Check a model trained elsewhere: one row of the FROM query must score.
+
+    Without a FROM query there is no row to send, and the predictor is ready
+    as declared.
+    """
+    if predictor.integration is None or predictor.select_sql is None:
+        return predictor.replace(status="complete", error=None, trained_at=now())
+
+    source = sources.get(predictor.integration)
+    sample = await source.read_first(predictor.select_sql, 1)
+    if not sample.rows:
+        raise WrongArgumentsError(
+            f"the FROM query of predictor '{predictor.name}' returned no rows "
+            "to check the model with"
+        )
+    by_lower = {c.lower(): i for i, c in enumerate(sample.columns)}
+    missing = [c for c in predictor.inputs if c.lower() not in by_lower]
+    if missing:
+        raise WrongArgumentsError(
+            f"the FROM query of predictor '{predictor.name}' lacks input "
+            f"column(s): {', '.join(missing)}"
+        )
+    row = tuple(sample.rows[0][by_lower[c.lower()]] for c in predictor.inputs)
+    await backend.predict(predictor, predictor.inputs, [row])
+
+    column_types = {
+        column: common_type([sample.rows[0][index]]).value
+        for column, index in ((c, by_lower[c.lower()]) for c in sample.columns)
+        if sample.rows[0][index] is not None
+    }
+    return predictor.replace(
+        status="complete", error=None, column_types=column_types, trained_at=now()
     )

@@ -56,6 +56,10 @@ class DataSource:
         """Run sql (in the source's own dialect) and return at most max_rows rows."""
         return await asyncio.to_thread(self._read_all, sql, max_rows)
 
+    async def read_first(self, sql: str, rows: int) -> RowBatch:
+        """Run sql and return only its first rows (the rest is never read)."""
+        return await asyncio.to_thread(self._read_first, sql, rows)
+
     async def table_columns(
         self, table: str, schema: str | None
     ) -> list[tuple[str, SqlType]]:
@@ -109,6 +113,20 @@ class DataSource:
                 "raise the max_training_rows setting or narrow the query"
             )
         return RowBatch(columns, [tuple(r) for r in rows])
+
+    def _read_first(self, sql: str, rows: int) -> RowBatch:
+        try:
+            with self._engine.connect().execution_options(
+                stream_results=True
+            ) as connection:
+                result = connection.execute(sa.text(sql))
+                fetched = result.fetchmany(rows)
+                columns = list(result.keys())
+                # Dropping the connection stops the source from sending the rest.
+                connection.invalidate()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        return RowBatch(columns, [tuple(r) for r in fetched])
 
     def _table_columns(
         self, table: str, schema: str | None

@@ -4,17 +4,19 @@
 PYTHON ?= python3.11
 VENV := .venv
 RAY_VENV := .venv-ray
+MLFLOW_VENV := .venv-mlflow
 BIN := $(VENV)/bin
 STAMP_SYSTEM := .make/system
 STAMP_VENV := .make/venv
 STAMP_RAY := .make/ray
+STAMP_MLFLOW := .make/mlflow
 
-.PHONY: demo test lint typecheck check system venv ray-venv clean
+.PHONY: demo test lint typecheck check system venv ray-venv mlflow-venv clean
 
 demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
 
-test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) lint typecheck
+test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) lint typecheck
 	$(BIN)/python -m pytest tests
 
 lint: $(STAMP_VENV)
@@ -29,6 +31,7 @@ check: lint typecheck test
 system: $(STAMP_SYSTEM)
 venv: $(STAMP_VENV)
 ray-venv: $(STAMP_RAY)
+mlflow-venv: $(STAMP_MLFLOW)
 
 # Database servers and the mariadb client that the tests start and drive themselves.
 $(STAMP_SYSTEM):
@@ -53,5 +56,12 @@ $(STAMP_RAY): examples/ray_serve/requirements.txt
 	$(RAY_VENV)/bin/pip install -q -r examples/ray_serve/requirements.txt
 	@touch $@
 
+# The MLflow scoring server the tests run, in its own environment as well.
+$(STAMP_MLFLOW): fixtures/mlflow/requirements.txt
+	@mkdir -p .make
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q -r fixtures/mlflow/requirements.txt
+	@touch $@
+
 clean:
-	rm -rf .make $(VENV) $(RAY_VENV)
+	rm -rf .make $(VENV) $(RAY_VENV) $(MLFLOW_VENV)

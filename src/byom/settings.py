@@ -79,6 +79,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the train call of CREATE PREDICTOR may take.",
     ),
     Setting(
+        "training_wait",
+        float,
+        60.0,
+        "Seconds a query on a predictor still training waits for it before "
+        "answering that it is not ready (0: answer at once).",
+    ),
+    Setting(
+        "retries",
+        int,
+        3,
+        "Most tries of one model call, the first included, when the endpoint is "
+        "unreachable or answers 408, 429, 500, 502, 503 or 504 (1: never retry).",
+    ),
+    Setting(
+        "retry_backoff",
+        float,
+        0.2,
+        "Seconds before the first retry of a model call; doubled for each further "
+        "retry, with random jitter.",
+    ),
+    Setting(
+        "retry_max_wait",
+        float,
+        5.0,
+        "Longest wait in seconds before a retry, also when a model's Retry-After "
+        "asks for more.",
+    ),
+    Setting(
         "max_training_rows",
         int,
         1_000_000,
@@ -108,16 +136,31 @@ class Settings:
     connect_timeout: float = 5.0
     predict_timeout: float = 55.0
     train_timeout: float = 600.0
+    training_wait: float = 60.0
+    retries: int = 3
+    retry_backoff: float = 0.2
+    retry_max_wait: float = 5.0
     max_training_rows: int = 1_000_000
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        for name in ("port", "batch_rows", "calls_in_flight", "max_training_rows"):
+        for name in (
+            "port",
+            "batch_rows",
+            "calls_in_flight",
+            "retries",
+            "max_training_rows",
+        ):
             if getattr(self, name) < (0 if name == "port" else 1):
                 raise ValueError(f"{name} must be a positive number")
+        if self.training_wait < 0:
+            raise ValueError("training_wait must be 0 or more seconds")
         for name in ("connect_timeout", "predict_timeout", "train_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be more than 0 seconds")
+        for name in ("retry_backoff", "retry_max_wait"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more seconds")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level {self.log_level!r} is not a logging level")
 

@@ -1,8 +1,8 @@
 """What every model backend does, and the shape of a model's answer.
 
-A backend knows one wire format (``ray_server``, ...). It trains with a whole
-frame in one call, and predicts one batch per call; batching and concurrency are
-the executor's business, not the backend's.
+A backend knows one wire format (``ray_server``, ``mlflow``). A trainable one
+trains with a whole frame in one call; every backend predicts one batch per call.
+Batching and concurrency are the executor's business, not the backend's.
 """
 
 from __future__ import annotations
@@ -52,7 +52,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send a {type(value).__name__} value to a model")
 
 
+def to_json(value: Any) -> bytes:
+    """A request body: NaN and NULL as null, decimals as numbers, bytes as text."""
+    return orjson.dumps(value, default=_json_default)
+
+
+def records(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Rows as objects keyed by column (pandas "records" orient)."""
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
 def records_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """Rows as a JSON array of objects (pandas "records"); NaN and NULL as null."""
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    return orjson.dumps(records, default=_json_default).decode()
+    return to_json(records(columns, rows)).decode()

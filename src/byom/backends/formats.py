@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from byom.backends.base import ModelBackend
 from byom.backends.http import HttpClient
+from byom.backends.mlflow import MlflowBackend
 from byom.backends.ray_server import RayServerBackend
-from byom.errors import NotSupportedError, WrongArgumentsError
+from byom.backends.retry import RetryPolicy
+from byom.errors import WrongArgumentsError
 from byom.settings import Settings
 
 # MindsDB's code said ray_server, its docs ray_serve; users also typed rayserve.
 _ALIASES = {"ray_serve": "ray_server", "rayserve": "ray_server"}
-FORMATS = ("ray_server",)
-_PLANNED = ("mlflow",)
+
+# Whether byom trains each format's model (with CREATE's FROM query) or only
+# predicts with a model trained elsewhere.
+_TRAINABLE = {
+    "ray_server": RayServerBackend.trainable,
+    "mlflow": MlflowBackend.trainable,
+}
+FORMATS = tuple(_TRAINABLE)
 
 
 def canonical_format(name: str) -> str:
     """The format's canonical name, or an error listing the valid ones."""
     lowered = name.strip().lower()
     lowered = _ALIASES.get(lowered, lowered)
-    if lowered in _PLANNED:
-        raise NotSupportedError(
-            f"format '{name}' is not supported yet; supported: {', '.join(FORMATS)}"
-        )
     if lowered not in FORMATS:
         raise WrongArgumentsError(
             f"USING format = '{name}' is unknown; use one of: {', '.join(FORMATS)}"
@@ -29,15 +33,26 @@ def canonical_format(name: str) -> str:
     return lowered
 
 
+def is_trainable(model_format: str) -> bool:
+    """Whether byom trains models of a (canonical) format itself."""
+    return _TRAINABLE[model_format]
+
+
 class Backends:
     """One backend object per format, sharing the server's HTTP pool."""
 
     def __init__(self, settings: Settings) -> None:
-        self.http = HttpClient(settings.connect_timeout)
+        retry = RetryPolicy(
+            tries=settings.retries,
+            backoff=settings.retry_backoff,
+            max_wait=settings.retry_max_wait,
+        )
+        self.http = HttpClient(settings.connect_timeout, retry)
         self._by_format: dict[str, ModelBackend] = {
             "ray_server": RayServerBackend(
                 self.http, settings.train_timeout, settings.predict_timeout
             ),
+            "mlflow": MlflowBackend(self.http, settings.predict_timeout),
         }
 
     def for_format(self, name: str) -> ModelBackend:

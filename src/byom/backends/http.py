@@ -2,8 +2,10 @@
 
 Connections are kept alive and reused (a fresh TCP connection per batch would
 double the cost of small calls). Every call has a connect timeout and a total
-timeout; failures become ``ModelError`` subclasses that name the URL with any
-credentials removed.
+timeout per try, carries an ``X-Request-ID`` that stays the same across its
+retries (so a model's logs can tell a retry from a new call), and is retried
+under a ``RetryPolicy``. Failures become ``ModelError`` subclasses that name the
+URL with any credentials removed.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from byom.backends.retry import RetryPolicy, parse_retry_after, retryable_status
 from byom.errors import ModelUnreachableError
 
 logger = logging.getLogger(__name__)
@@ -23,14 +27,17 @@ logger = logging.getLogger(__name__)
 # How much of an endpoint's answer an error message quotes.
 ANSWER_EXCERPT_CHARS = 200
 
+REQUEST_ID_HEADER = "X-Request-ID"
+
 
 @dataclass(frozen=True)
 class HttpAnswer:
-    """What an endpoint answered: status, media type and raw body."""
+    """What an endpoint answered: status, media type, raw body and Retry-After."""
 
     status: int
     content_type: str
     body: bytes
+    retry_after: str | None = None
 
     def excerpt(self) -> str:
         """The start of the body as text, for error messages."""
@@ -47,11 +54,34 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+class _TryFailed(Exception):
+    """One try raised instead of answering; ``error`` is what the client sees.
+
+    ``unsent`` is true when the request surely never reached the endpoint (the
+    connection was not made), so even a call with effects may be repeated.
+    """
+
+    def __init__(
+        self, error: ModelUnreachableError, reason: str, *, unsent: bool, retry: bool
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.reason = reason
+        self.unsent = unsent
+        self.retry = retry
+
+
 class HttpClient:
     """Posts JSON bodies to model endpoints over a shared connection pool."""
 
-    def __init__(self, connect_timeout: float, limit: int = 64) -> None:
+    def __init__(
+        self,
+        connect_timeout: float,
+        retry: RetryPolicy | None = None,
+        limit: int = 64,
+    ) -> None:
         self._connect_timeout = connect_timeout
+        self._retry = retry or RetryPolicy()
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
@@ -65,39 +95,104 @@ class HttpClient:
         return self._session
 
     async def post_json(
-        self, url: str, body: bytes, timeout: float, caller: str
+        self,
+        url: str,
+        body: bytes,
+        timeout: float,
+        caller: str,
+        *,
+        repeatable: bool = True,
     ) -> HttpAnswer:
-        """POST body as application/json; the answer whatever its status.
+        """POST body as application/json; the last answer whatever its status.
 
-        ``caller`` (such as "predictor 'p'") starts every error message.
+        ``caller`` (such as "predictor 'p'") starts every error and log line.
+        A call that must not run twice (``repeatable=False``: a training) is
+        retried only when the endpoint cannot have acted on it.
         """
+        request_id = uuid.uuid4().hex
+        headers = {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}
+        tries = self._retry.tries
+
+        for attempt in range(1, tries + 1):
+            try:
+                answer = await self._post_once(url, body, timeout, headers, caller)
+            except _TryFailed as failed:
+                worth_it = failed.retry and (repeatable or failed.unsent)
+                if attempt == tries or not worth_it:
+                    raise failed.error from None
+                wait = self._retry.wait(attempt)
+                reason = failed.reason
+            else:
+                if attempt == tries or not retryable_status(answer.status, repeatable):
+                    return answer
+                wait = self._retry.wait(attempt, parse_retry_after(answer.retry_after))
+                reason = f"HTTP {answer.status}"
+
+            logger.warning(
+                "%s: %s gave %s; try %d of %d in %.2f s (request %s)",
+                caller,
+                redact_url(url),
+                reason,
+                attempt + 1,
+                tries,
+                wait,
+                request_id,
+            )
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    async def _post_once(
+        self,
+        url: str,
+        body: bytes,
+        timeout: float,
+        headers: dict[str, str],
+        caller: str,
+    ) -> HttpAnswer:
         limits = aiohttp.ClientTimeout(
             total=timeout, sock_connect=self._connect_timeout
         )
-        headers = {"Content-Type": "application/json"}
+        shown = redact_url(url)
         try:
             async with self._client().post(
                 url, data=body, headers=headers, timeout=limits
             ) as response:
                 payload = await response.read()
-                return HttpAnswer(response.status, response.content_type, payload)
-        except TimeoutError:
-            raise ModelUnreachableError(
-                f"{caller}: model endpoint {redact_url(url)} did not answer within "
-                f"{timeout:g} s"
+                return HttpAnswer(
+                    response.status,
+                    response.content_type,
+                    payload,
+                    response.headers.get("Retry-After"),
+                )
+        except aiohttp.ConnectionTimeoutError:
+            error = ModelUnreachableError(
+                f"{caller}: cannot connect to model endpoint {shown}: no answer "
+                f"within {self._connect_timeout:g} s"
+            )
+            raise _TryFailed(
+                error, "connect timeout", unsent=True, retry=True
             ) from None
+        except TimeoutError:
+            # Not retried: a model too slow once is likely slow again, and each
+            # try would add a whole timeout to the client's wait.
+            error = ModelUnreachableError(
+                f"{caller}: model endpoint {shown} did not answer within {timeout:g} s"
+            )
+            raise _TryFailed(error, "timeout", unsent=False, retry=False) from None
         except aiohttp.ClientConnectorError as exc:
             errno = exc.os_error.errno
             reason = os.strerror(errno) if errno else str(exc.os_error)
-            raise ModelUnreachableError(
-                f"{caller}: cannot connect to model endpoint {redact_url(url)}: "
-                f"{reason}"
-            ) from None
+            error = ModelUnreachableError(
+                f"{caller}: cannot connect to model endpoint {shown}: {reason}"
+            )
+            raise _TryFailed(error, reason, unsent=True, retry=True) from None
         except aiohttp.ClientError as exc:
-            raise ModelUnreachableError(
-                f"{caller}: model endpoint {redact_url(url)} failed: "
-                f"{type(exc).__name__}"
-            ) from None
+            # The connection broke after the request may have been sent.
+            name = type(exc).__name__
+            error = ModelUnreachableError(
+                f"{caller}: model endpoint {shown} failed: {name}"
+            )
+            raise _TryFailed(error, name, unsent=False, retry=True) from None
 
     async def close(self) -> None:
         """Close pooled connections (at server shutdown)."""

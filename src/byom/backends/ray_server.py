@@ -3,7 +3,8 @@
 Both bodies carry the frame as a JSON *string* of records (``{"df": "[{...}]"}``),
 as MindsDB sent it. Train succeeds only on HTTP 200 with ``{"status": "ok"}``;
 predict must answer ``{"prediction": [...]}`` with one value per row sent, plus
-optional lists that become extra columns.
+optional lists that become extra columns. A train call is never repeated once
+the app may have received it: training may have effects, and may have run.
 """
 
 from __future__ import annotations
@@ -11,22 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
-from byom.backends.base import Prediction, records_json
+from byom.backends.answers import NotJsonError, decode_json, suffixed_column
+from byom.backends.base import Prediction, records_json, to_json
 from byom.backends.http import HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
 from byom.errors import ModelError
 
 logger = logging.getLogger(__name__)
-
-# Keys of the answer that map onto MindsDB's output columns for target t.
-_SUFFIXES = {
-    "confidence": "_confidence",
-    "lower": "_min",
-    "upper": "_max",
-    "anomaly": "_anomaly",
-}
 
 
 class RayServerBackend:
@@ -44,9 +36,7 @@ class RayServerBackend:
     ) -> None:
         """POST every training row and the target; require ``status == "ok"``."""
         assert predictor.train_url is not None
-        body = orjson.dumps(
-            {"df": records_json(columns, rows), "target": predictor.target}
-        )
+        body = to_json({"df": records_json(columns, rows), "target": predictor.target})
         logger.info(
             "predictor %s: training with %d rows at %s",
             predictor.name,
@@ -54,7 +44,11 @@ class RayServerBackend:
             redact_url(predictor.train_url),
         )
         answer = await self._http.post_json(
-            predictor.train_url, body, self._train_timeout, _caller(predictor)
+            predictor.train_url,
+            body,
+            self._train_timeout,
+            _caller(predictor),
+            repeatable=False,
         )
         if answer.status != 200 or _status(answer) != "ok":
             raise ModelError(
@@ -67,7 +61,7 @@ class RayServerBackend:
         self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
     ) -> Prediction:
         """Score one batch and map the answer's lists onto output columns."""
-        body = orjson.dumps({"df": records_json(columns, rows)})
+        body = to_json({"df": records_json(columns, rows)})
         answer = await self._http.post_json(
             predictor.predict_url, body, self._predict_timeout, _caller(predictor)
         )
@@ -79,8 +73,8 @@ class RayServerBackend:
 
 def _status(answer: HttpAnswer) -> object:
     try:
-        decoded = orjson.loads(answer.body)
-    except orjson.JSONDecodeError:
+        decoded = decode_json(answer.body)
+    except NotJsonError:
         return None
     return decoded.get("status") if isinstance(decoded, dict) else None
 
@@ -91,8 +85,8 @@ def _caller(predictor: Predictor) -> str:
 
 def _decode(predictor: Predictor, url: str, answer: HttpAnswer) -> dict[str, Any]:
     try:
-        decoded = orjson.loads(answer.body)
-    except orjson.JSONDecodeError:
+        decoded = decode_json(answer.body)
+    except NotJsonError:
         decoded = None
     if not isinstance(decoded, dict):
         raise ModelError(
@@ -131,8 +125,4 @@ def _to_prediction(
 
 
 def _column_for(target: str, key: str) -> str:
-    if key == "prediction":
-        return target
-    if key in _SUFFIXES:
-        return target + _SUFFIXES[key]
-    return key
+    return target if key == "prediction" else suffixed_column(target, key)

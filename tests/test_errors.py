@@ -83,22 +83,40 @@ def test_refused_predict_url_names_the_url_and_others_keep_working(
         assert cursor.fetchall() == ((3, 7, 2),)
 
 
-def test_refused_train_url_fails_create_and_records_the_error(
+def test_refused_train_url_is_recorded_as_the_training_error(
     byom: ByomProcess,
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    code, message = error_of(
-        byom, create_sql("untrained", f"{dead}/train", f"{dead}/predict")
+    byom.query(create_sql("untrained", f"{dead}/train", f"{dead}/predict"))
+    refused = (
+        f"predictor 'untrained': cannot connect to model endpoint {dead}/train: "
+        "Connection refused"
     )
-    assert code == 1429
-    assert f"{dead}/train" in message
 
     code, message = error_of(
         byom, "SELECT * FROM untrained WHERE initial_price = 1 AND rental_price = 2"
     )
-    assert code == 1105
-    assert message.startswith("predictor 'untrained' failed to train: ")
-    assert f"{dead}/train" in message
+    assert (code, message) == (
+        1105,
+        f"predictor 'untrained' failed to train: {refused}",
+    )
+    assert byom.query(
+        "SELECT status, error FROM mindsdb.predictors WHERE name = 'untrained'"
+    ) == [("error", refused)]
+
+
+def test_join_learn_process_reports_the_training_error_at_create(
+    byom: ByomProcess,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    sql = create_sql(
+        "waited", f"{dead}/train", f"{dead}/predict", join_learn_process="true"
+    )
+    assert error_of(byom, sql) == (
+        1429,
+        f"predictor 'waited': cannot connect to model endpoint {dead}/train: "
+        "Connection refused",
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,25 @@
-"""byom's own statements: CREATE PREDICTOR / MODEL and CREATE DATABASE ... ENGINE."""
+"""byom's own statements: CREATE, DROP, RETRAIN, SHOW and DESCRIBE for predictors,
+CREATE and DROP DATABASE for data sources."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from byom.errors import NotSupportedError, SqlSyntaxError, WrongArgumentsError
+from byom.sql import grammar
 from byom.sql.grammar import parse_statement
-from byom.sql.statements import CreateDatabase, CreatePredictor
+from byom.sql.statements import (
+    CreateDatabase,
+    CreatePredictor,
+    DescribePredictor,
+    DropDatabase,
+    DropPredictor,
+    Retrain,
+    ShowPredictors,
+)
 
 SEED = """
 CREATE PREDICTOR byom FROM mydb (
@@ -74,6 +85,29 @@ def database(**changes: Any) -> CreateDatabase:
         "or_replace": False,
     }
     return CreateDatabase(**(fields | changes))
+
+
+def retrain(**changes: Any) -> Retrain:
+    """A Retrain for ``RETRAIN p``."""
+    fields: dict[str, Any] = {
+        "name": "p",
+        "project": None,
+        "integration": None,
+        "select_sql": None,
+        "using": {},
+    }
+    return Retrain(**(fields | changes))
+
+
+def show(**changes: Any) -> ShowPredictors:
+    """A ShowPredictors for ``SHOW PREDICTORS``."""
+    fields: dict[str, Any] = {
+        "models": False,
+        "project": None,
+        "like": None,
+        "where_sql": None,
+    }
+    return ShowPredictors(**(fields | changes))
 
 
 @pytest.mark.parametrize(
@@ -267,6 +301,200 @@ def test_create_database(sql: str, expected: CreateDatabase) -> None:
 
 
 @pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param("DROP PREDICTOR p", DropPredictor("p", None, False), id="plain"),
+        pytest.param(
+            "drop model mindsdb.p;",
+            DropPredictor("p", "mindsdb", False),
+            id="model-lower-case-project-semicolon",
+        ),
+        pytest.param(
+            "DROP PREDICTOR IF EXISTS `my model`",
+            DropPredictor("my model", None, True),
+            id="if-exists-backquoted",
+        ),
+        pytest.param(
+            'Drop Model If Exists "MindsDB"."P"',
+            DropPredictor("P", "MindsDB", True),
+            id="mixed-case-double-quoted-names-as-typed",
+        ),
+        pytest.param(
+            "/* lead */ DROP -- why\n PREDICTOR # which\n\tp ;",
+            DropPredictor("p", None, False),
+            id="comments-and-newlines",
+        ),
+        pytest.param("DROP DATABASE db", DropDatabase("db", False), id="database"),
+        pytest.param(
+            "drop datasource if exists db;",
+            DropDatabase("db", True),
+            id="datasource-if-exists",
+        ),
+        pytest.param(
+            "DROP SCHEMA `my db`", DropDatabase("my db", False), id="schema-quoted"
+        ),
+        pytest.param(
+            "DROP DATABASE mindsdb", DropDatabase("mindsdb", False), id="project-name"
+        ),
+    ],
+)
+def test_drop(sql: str, expected: DropPredictor | DropDatabase) -> None:
+    assert parse_statement(sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param("RETRAIN p", retrain(), id="name-only"),
+        pytest.param("retrain mindsdb.p;", retrain(project="mindsdb"), id="project"),
+        pytest.param(
+            "RETRAIN PREDICTOR `my model`", retrain(name="my model"), id="predictor"
+        ),
+        pytest.param(
+            'Retrain Model "MindsDB"."P"',
+            retrain(name="P", project="MindsDB"),
+            id="model-mixed-case",
+        ),
+        pytest.param(
+            "RETRAIN MODEL mindsdb.p FROM db (SELECT a FROM t WHERE b = ')') "
+            "USING url.train = 'http://h/train', n = 2;",
+            retrain(
+                project="mindsdb",
+                integration="db",
+                select_sql="SELECT a FROM t WHERE b = ')'",
+                using={"url": {"train": "http://h/train"}, "n": 2},
+            ),
+            id="from-and-using",
+        ),
+        pytest.param(
+            f"RETRAIN p FROM `my db` (\n  {TRICKY_QUERY}\n) AS t",
+            retrain(integration="my db", select_sql=TRICKY_QUERY),
+            id="tricky-query-with-alias",
+        ),
+        pytest.param(
+            'RETRAIN p USING dtype_dict = {"a": "integer"}, format = \'mlflow\'',
+            retrain(using={"dtype_dict": {"a": "integer"}, "format": "mlflow"}),
+            id="using-only",
+        ),
+        pytest.param(
+            "/* lead */ RETRAIN # why\n p -- now\n ;",
+            retrain(),
+            id="comments-and-newlines",
+        ),
+        pytest.param(
+            "RETRAIN model", retrain(name="model"), id="predictor-named-model"
+        ),
+        pytest.param(
+            "RETRAIN predictor USING a = 1",
+            retrain(name="predictor", using={"a": 1}),
+            id="predictor-named-predictor-with-using",
+        ),
+        pytest.param(
+            "RETRAIN model FROM db (SELECT 1)",
+            retrain(name="model", integration="db", select_sql="SELECT 1"),
+            id="predictor-named-model-with-from",
+        ),
+        pytest.param(
+            "RETRAIN MODEL predictor", retrain(name="predictor"), id="model-predictor"
+        ),
+    ],
+)
+def test_retrain(sql: str, expected: Retrain) -> None:
+    assert parse_statement(sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param("SHOW PREDICTORS", show(), id="predictors"),
+        pytest.param("show models;", show(models=True), id="models"),
+        pytest.param(
+            "SHOW MODELS FROM mindsdb",
+            show(models=True, project="mindsdb"),
+            id="from-project",
+        ),
+        pytest.param(
+            "SHOW PREDICTORS IN `My Project`",
+            show(project="My Project"),
+            id="in-quoted-project",
+        ),
+        pytest.param(
+            "SHOW MODELS LIKE 'it''s%'",
+            show(models=True, like="it's%"),
+            id="like",
+        ),
+        pytest.param(
+            'Show Predictors From mindsdb Like "say ""hi""\\_%";',
+            show(project="mindsdb", like='say "hi"\\_%'),
+            id="from-and-like-double-quoted-with-escapes",
+        ),
+        pytest.param(
+            "SHOW MODELS WHERE status = 'complete'",
+            show(models=True, where_sql="status = 'complete'"),
+            id="where",
+        ),
+        pytest.param(
+            "SHOW PREDICTORS WHERE Name = 'a;b' AND (status <> 'error') ;",
+            show(where_sql="Name = 'a;b' AND (status <> 'error')"),
+            id="where-semicolon-in-string-and-at-end",
+        ),
+        pytest.param(
+            "SHOW MODELS FROM mindsdb WHERE\n  /* lead */ name LIKE 'x%' -- first\n"
+            '  OR `status` = "error"  # trailing\n;',
+            show(
+                models=True,
+                project="mindsdb",
+                where_sql="name LIKE 'x%' -- first\n  OR `status` = \"error\"",
+            ),
+            id="where-multi-line-outer-comments-dropped",
+        ),
+    ],
+)
+def test_show_predictors(sql: str, expected: ShowPredictors) -> None:
+    assert parse_statement(sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param(
+            "DESCRIBE PREDICTOR p", DescribePredictor("p", None), id="predictor"
+        ),
+        pytest.param(
+            "describe model mindsdb.p;",
+            DescribePredictor("p", "mindsdb"),
+            id="model-project-semicolon",
+        ),
+        pytest.param(
+            "DESC PREDICTOR `my model`",
+            DescribePredictor("my model", None),
+            id="desc-backquoted",
+        ),
+        pytest.param(
+            "EXPLAIN PREDICTOR mindsdb.p",
+            DescribePredictor("p", "mindsdb"),
+            id="explain-predictor",
+        ),
+        pytest.param(
+            "Explain Model P", DescribePredictor("P", None), id="explain-model"
+        ),
+        pytest.param(
+            "DESCRIBE MODEL predictor",
+            DescribePredictor("predictor", None),
+            id="model-named-predictor",
+        ),
+        pytest.param(
+            '/* lead */ DESCRIBE # why\n PREDICTOR\n"MindsDB"."P" -- note',
+            DescribePredictor("P", "MindsDB"),
+            id="comments-and-double-quotes",
+        ),
+    ],
+)
+def test_describe_predictor(sql: str, expected: DescribePredictor) -> None:
+    assert parse_statement(sql) == expected
+
+
+@pytest.mark.parametrize(
     "sql",
     [
         pytest.param("CREATE DATABASE foo", id="mysql-create-database"),
@@ -280,6 +508,22 @@ def test_create_database(sql: str, expected: CreateDatabase) -> None:
         pytest.param("SELECT * FROM mindsdb.p WHERE a = 'unclosed", id="select"),
         pytest.param("-- just a comment\n", id="comment-only"),
         pytest.param("", id="empty"),
+        pytest.param("DESCRIBE t", id="describe-table"),
+        pytest.param("DESC mindsdb.p", id="desc-without-predictor-keyword"),
+        pytest.param("DESCRIBE model", id="describe-table-named-model"),
+        pytest.param("describe predictor;", id="describe-table-named-predictor"),
+        pytest.param("DESCRIBE model.t", id="describe-table-in-database-model"),
+        pytest.param("EXPLAIN SELECT * FROM t", id="explain-select"),
+        pytest.param("DROP TABLE t", id="drop-table"),
+        pytest.param("DROP VIEW mindsdb.v", id="drop-view"),
+        pytest.param("SHOW TABLES", id="show-tables"),
+        pytest.param("SHOW DATABASES", id="show-databases"),
+        pytest.param("SHOW FULL TABLES FROM db", id="show-full-tables"),
+        pytest.param("SHOW FULL PREDICTORS", id="show-full-predictors"),
+        pytest.param("SHOW CREATE TABLE mindsdb.p", id="show-create-table"),
+        pytest.param(
+            "DELETE FROM mindsdb.predictors WHERE name = 'p'", id="legacy-delete"
+        ),
     ],
 )
 def test_not_ours(sql: str) -> None:
@@ -455,6 +699,217 @@ def test_not_ours(sql: str) -> None:
             "PARAMETERS: invalid JSON: Expecting value at line 1 column 10",
             id="parameters-bad-json",
         ),
+        # DROP
+        pytest.param(
+            "DROP PREDICTOR",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a predictor name "
+            "near '' at line 1",
+            id="drop-predictor-without-name",
+        ),
+        pytest.param(
+            "DROP MODEL IF p",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected EXISTS near 'p' at line 1",
+            id="drop-if-without-exists",
+        ),
+        pytest.param(
+            "DROP PREDICTOR IF NOT EXISTS p",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected EXISTS "
+            "near 'NOT EXISTS p' at line 1",
+            id="drop-if-not-exists",
+        ),
+        pytest.param(
+            "DROP PREDICTOR a.b.c",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near '.c' at line 1",
+            id="drop-three-part-name",
+        ),
+        pytest.param(
+            "DROP PREDICTOR p, q",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near ', q' at line 1",
+            id="drop-two-predictors",
+        ),
+        pytest.param(
+            "DROP DATABASE",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a database name "
+            "near '' at line 1",
+            id="drop-database-without-name",
+        ),
+        pytest.param(
+            "DROP SCHEMA 'db'",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a database name "
+            "near ''db'' at line 1",
+            id="drop-database-string-name",
+        ),
+        pytest.param(
+            "DROP DATASOURCE mindsdb.db",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near '.db' at line 1",
+            id="drop-database-qualified-name",
+        ),
+        # RETRAIN
+        pytest.param(
+            "RETRAIN ;",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a predictor name "
+            "near ';' at line 1",
+            id="retrain-without-name",
+        ),
+        pytest.param(
+            "RETRAIN p FROM db",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected '(' near '' at line 1",
+            id="retrain-from-without-query",
+        ),
+        pytest.param(
+            "RETRAIN p FROM (SELECT 1)",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected an integration name "
+            "near '(SELECT 1)' at line 1",
+            id="retrain-from-without-integration",
+        ),
+        pytest.param(
+            "RETRAIN p\nFROM db (SELECT ')'",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected ')' closing the query "
+            "near '' at line 2",
+            id="retrain-unclosed-query",
+        ),
+        pytest.param(
+            "RETRAIN p USING",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a USING key "
+            "near '' at line 1",
+            id="retrain-empty-using",
+        ),
+        pytest.param(
+            "RETRAIN p USING a = 1 b = 2",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'b = 2' at line 1",
+            id="retrain-using-missing-comma",
+        ),
+        pytest.param(
+            "RETRAIN p WITH a = 1",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'WITH a = 1' at line 1",
+            id="retrain-unknown-clause",
+        ),
+        pytest.param(
+            "RETRAIN mindsdb.p FROM db (SELECT 1) PREDICT y",
+            NotSupportedError,
+            "PREDICT in RETRAIN p: the target of a predictor cannot change; "
+            "drop it and create it again",
+            id="retrain-predict",
+        ),
+        pytest.param(
+            "RETRAIN p USING url.train = 'a', url.train = 'b'",
+            WrongArgumentsError,
+            "USING key url.train is given twice",
+            id="retrain-duplicate-key",
+        ),
+        # SHOW PREDICTORS
+        pytest.param(
+            "SHOW PREDICTORS FROM",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a project name "
+            "near '' at line 1",
+            id="show-from-without-project",
+        ),
+        pytest.param(
+            "SHOW MODELS FROM mindsdb.p",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near '.p' at line 1",
+            id="show-from-qualified-name",
+        ),
+        pytest.param(
+            "SHOW PREDICTORS LIKE p%",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a quoted pattern "
+            "near 'p%' at line 1",
+            id="show-like-unquoted",
+        ),
+        pytest.param(
+            "SHOW MODELS LIKE;",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a quoted pattern "
+            "near ';' at line 1",
+            id="show-like-without-pattern",
+        ),
+        pytest.param(
+            "SHOW MODELS LIKE 'a%' WHERE status = 'error'",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'WHERE status = 'error'' at line 1",
+            id="show-like-and-where",
+        ),
+        pytest.param(
+            "SHOW MODELS WHERE",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a condition "
+            "near '' at line 1",
+            id="show-where-without-condition",
+        ),
+        pytest.param(
+            "SHOW MODELS WHERE -- nothing\n;",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a condition "
+            "near ';' at line 2",
+            id="show-where-only-comment",
+        ),
+        pytest.param(
+            'SHOW MODELS\nWHERE\n  name = "x',
+            SqlSyntaxError,
+            'You have an error in your SQL syntax; expected a closing " '
+            "near '\"x' at line 3",
+            id="show-where-unclosed-string",
+        ),
+        pytest.param(
+            "SHOW MODELS WHERE a = 1; SHOW TABLES",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'SHOW TABLES' at line 1",
+            id="show-where-second-statement",
+        ),
+        pytest.param(
+            "SHOW PREDICTORS status",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'status' at line 1",
+            id="show-unknown-clause",
+        ),
+        # DESCRIBE PREDICTOR
+        pytest.param(
+            "DESCRIBE PREDICTOR mindsdb.p.features",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near '.features' at line 1",
+            id="describe-three-part-name",
+        ),
+        pytest.param(
+            "DESCRIBE MODEL p.",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected a predictor name after "
+            "'.' near '' at line 1",
+            id="describe-dangling-dot",
+        ),
+        pytest.param(
+            "DESC MODEL p extra",
+            SqlSyntaxError,
+            "You have an error in your SQL syntax; expected the end of the statement "
+            "near 'extra' at line 1",
+            id="describe-column-after-name",
+        ),
     ],
 )
 def test_malformed(sql: str, error: type[Exception], message: str) -> None:
@@ -462,3 +917,34 @@ def test_malformed(sql: str, error: type[Exception], message: str) -> None:
         parse_statement(sql)
 
     assert str(caught.value) == message
+
+
+LARGE_SELECT = "SELECT " + ", ".join(f"c{i}" for i in range(10_000)) + " FROM t"
+
+
+@pytest.mark.parametrize(
+    ("sql", "tokens"),
+    [
+        pytest.param(LARGE_SELECT, 1, id="select"),
+        pytest.param(f"EXPLAIN {LARGE_SELECT}", 2, id="explain-select"),
+        pytest.param(f"DESCRIBE t {LARGE_SELECT}", 2, id="describe-table"),
+        pytest.param(f"SHOW TABLES {LARGE_SELECT}", 2, id="show-tables"),
+        pytest.param(f"DROP TABLE {LARGE_SELECT}", 2, id="drop-table"),
+        pytest.param(f"CREATE VIEW v AS {LARGE_SELECT}", 2, id="create-view"),
+    ],
+)
+def test_reads_only_what_it_needs(
+    sql: str, tokens: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement passes through the grammar, so a SELECT must cost a word."""
+    read: list[object] = []
+    scan = grammar._scan
+
+    def counting_scan(text: str) -> Iterator[Any]:
+        for token in scan(text):
+            read.append(token)
+            yield token
+
+    monkeypatch.setattr(grammar, "_scan", counting_scan)
+    assert parse_statement(sql) is None
+    assert len(read) == tokens

@@ -15,6 +15,8 @@ from tests.test_seed_flow import CREATE, JOIN, SINGLE, mysql_double, seed_statem
 
 pytestmark = pytest.mark.usefixtures("ray_serve")
 
+STATUS = "SELECT status, error FROM mindsdb.predictors WHERE name = 'byom'"
+
 
 def test_sigterm_stops_cleanly(byom: ByomProcess) -> None:
     assert byom.query("SELECT 1") == [(1,)]
@@ -56,14 +58,15 @@ def test_training_cut_short_by_a_crash_is_marked_as_error(
     byom = byom_factory()
     try:
         create = CREATE.replace("http://127.0.0.1:8000/my_model", model.url(""))
-        connection = byom.connect(read_timeout=3)
-        with connection.cursor() as cursor, pytest.raises(pymysql.err.OperationalError):
-            cursor.execute(create)
+        byom.query(create)
+        assert model.train_started.wait(30)
+        assert byom.query(STATUS) == [("training", None)]
         byom.stop(signal.SIGKILL)
         byom.start()
         with byom.connect() as again, again.cursor() as cursor:
             with pytest.raises(pymysql.err.MySQLError) as caught:
                 cursor.execute(SINGLE)
+        after_restart = byom.query(STATUS)
     finally:
         model.stop()
     assert caught.value.args == (
@@ -71,3 +74,4 @@ def test_training_cut_short_by_a_crash_is_marked_as_error(
         "predictor 'byom' failed to train: "
         "training was interrupted by a server restart",
     )
+    assert after_restart == [("error", "training was interrupted by a server restart")]

@@ -31,7 +31,13 @@ from byom.errors import (
     UnknownDatabaseError,
     UnknownTableError,
 )
-from byom.planning.plan import JoinPlan, OutputColumn, SinglePredictPlan
+from byom.planning.plan import (
+    CatalogPlan,
+    JoinPlan,
+    OutputColumn,
+    PassthroughPlan,
+    SinglePredictPlan,
+)
 from byom.planning.planner import Planner
 from byom.settings import Settings
 from byom.sources.demo import demo_integration
@@ -445,17 +451,36 @@ async def test_single_predict_literals(
 
 
 @pytest.mark.parametrize(
-    ("sql", "database"),
+    ("sql", "database", "expected"),
     [
-        pytest.param("SELECT 1", None, id="no-from"),
-        pytest.param("SELECT * FROM mydb.test_data.home_rentals", None, id="table"),
-        pytest.param("SELECT * FROM home_rentals", "mydb", id="table-in-database"),
+        pytest.param(
+            "SELECT * FROM mydb.test_data.home_rentals",
+            None,
+            "SELECT * FROM test_data.home_rentals",
+            id="table",
+        ),
+        pytest.param(
+            "SELECT sqft FROM home_rentals WHERE location = 'it''s'",
+            "mydb",
+            "SELECT sqft FROM home_rentals WHERE location = 'it''s'",
+            id="table-in-database",
+        ),
     ],
 )
-async def test_no_predictor_no_plan(
-    planner: Planner, sql: str, database: str | None
+async def test_integration_tables_pass_through(
+    planner: Planner, sql: str, database: str | None, expected: str
 ) -> None:
-    assert await plan_of(planner, sql, database) is None
+    plan = await plan_of(planner, sql, database)
+
+    assert isinstance(plan, PassthroughPlan)
+    assert (plan.source, plan.sql) == ("mydb", expected)
+
+
+async def test_catalog_tables_are_evaluated_locally(planner: Planner) -> None:
+    plan = await plan_of(planner, "SELECT name FROM mindsdb.predictors")
+
+    assert isinstance(plan, CatalogPlan)
+    assert plan.tables == ["predictors"]
 
 
 # Refusals

@@ -220,6 +220,8 @@ def test_join_filter_runs_in_the_source_and_model_gets_only_inputs(
     try:
         create = CREATE.replace("http://127.0.0.1:8000/my_model", proxy.url(""))
         byom.query(create)
+        # Training runs in the background and reads the source too.
+        byom.wait_for_status("byom", "complete")
         server.mark()
         rows = byom.query(JOIN)
     finally:

@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # mysql-mimic logs every statement's full text at DEBUG, passwords included.
+    logging.getLogger("mysql_mimic").setLevel(logging.INFO)
     try:
         asyncio.run(serve(settings))
     except OSError as exc:

@@ -48,6 +48,26 @@ DTYPE_SQL_TYPES: dict[str, SqlType] = {
 }
 
 
+# How SHOW COLUMNS and information_schema spell each type.
+_TYPE_NAMES = {
+    SqlType.TINY: "tinyint",
+    SqlType.LONGLONG: "bigint",
+    SqlType.DOUBLE: "double",
+    SqlType.NEWDECIMAL: "decimal",
+    SqlType.VAR_STRING: "varchar",
+    SqlType.DATE: "date",
+    SqlType.DATETIME: "datetime",
+    SqlType.TIME: "time",
+    SqlType.BLOB: "blob",
+    SqlType.NULL: "null",
+}
+
+
+def type_name(sql_type: SqlType) -> str:
+    """The lower-case MySQL type name of a column type."""
+    return _TYPE_NAMES[sql_type]
+
+
 def from_sqlalchemy(column_type: sat.TypeEngine[Any]) -> SqlType:
     """The column type for a type reflected from a source by SQLAlchemy."""
     checks: list[tuple[type[sat.TypeEngine[Any]], SqlType]] = [

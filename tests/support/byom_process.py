@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,16 @@ class ByomProcess:
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(sql)
             return list(cursor.fetchall())
+
+    def wait_for_status(self, name: str, status: str, timeout: float = 60) -> None:
+        """Poll mindsdb.predictors until predictor name has status."""
+        sql = f"SELECT status FROM mindsdb.predictors WHERE name = '{name}'"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.query(sql) == [(status,)]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{name} never reached {status}: {self.query(sql)}")
 
     def cli(
         self, sql: str, *args: str, check: bool = True

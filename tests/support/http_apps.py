@@ -45,6 +45,9 @@ class BackgroundApp:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     def stop(self) -> None:
+        # Stopping twice (a test and then its fixture) is harmless.
+        if not self._thread.is_alive():
+            return
         if self._runner is not None:
             cleanup = self._runner.cleanup()
             asyncio.run_coroutine_threadsafe(cleanup, self.loop).result(15)
@@ -173,6 +176,10 @@ class ScriptedModel(BackgroundApp):
 class HangingModel(BackgroundApp):
     """A model whose train call never answers (to crash byom mid-training)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_started = threading.Event()
+
     def build(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/train", self._hang)
@@ -180,5 +187,63 @@ class HangingModel(BackgroundApp):
 
     async def _hang(self, request: web.Request) -> web.Response:
         await request.read()
+        self.train_started.set()
         await asyncio.sleep(3600)
         return web.json_response({"status": "ok"})
+
+
+class ControlledModel(BackgroundApp):
+    """A ray_server-style model whose training the test holds and releases.
+
+    Predicts ``(initial_price + offset) % 4``, so two models with different
+    offsets tell which one answered. While ``hold()`` is in force, train calls
+    wait until ``release()``.
+    """
+
+    def __init__(self, offset: int = 0) -> None:
+        super().__init__()
+        self.offset = offset
+        self.trained = 0
+        self.train_started = threading.Event()
+        self._held = False
+        self._gate: asyncio.Event | None = None
+
+    def build(self) -> web.Application:
+        self._gate = asyncio.Event()
+        self._gate.set()
+        app = web.Application()
+        app.router.add_post("/train", self._train)
+        app.router.add_post("/predict", self._predict)
+        return app
+
+    def hold(self) -> None:
+        self._on_loop(lambda gate: gate.clear())
+
+    def release(self) -> None:
+        self._on_loop(lambda gate: gate.set())
+
+    def _on_loop(self, change: Callable[[asyncio.Event], None]) -> None:
+        # Done on the app's loop and waited for, so the next request sees it.
+        async def apply() -> None:
+            assert self._gate is not None
+            change(self._gate)
+
+        asyncio.run_coroutine_threadsafe(apply(), self.loop).result(10)
+
+    async def _train(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.train_started.set()
+        assert self._gate is not None
+        await self._gate.wait()
+        self.trained += 1
+        return web.json_response({"status": "ok"})
+
+    async def _predict(self, request: web.Request) -> web.Response:
+        frame = json.loads((await request.json())["df"])
+        return web.json_response(
+            {
+                "prediction": [
+                    float((row["initial_price"] + self.offset) % 4) for row in frame
+                ]
+            }
+        )

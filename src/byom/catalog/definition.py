@@ -1,7 +1,10 @@
 """Turning a CREATE PREDICTOR statement into a predictor record, checking USING.
 
 Every key byom does not understand is refused by name: a misspelt key silently
-ignored is how a user ends up querying the wrong model.
+ignored is how a user ends up querying the wrong model. A format byom trains
+(``ray_server``) needs ``url.train`` and the FROM query; a predict-only format
+(``mlflow``) refuses ``url.train`` and takes FROM only as rows to check the
+model with.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from typing import Any
 
 import orjson
 
-from byom.backends.formats import canonical_format
+from byom.backends.formats import canonical_format, is_trainable
+from byom.backends.mlflow import BODY_FORMATS
 from byom.catalog.records import DEFAULT_PROJECT, Predictor
 from byom.errors import NotSupportedError, UnknownDatabaseError, WrongArgumentsError
 from byom.sql.statements import CreatePredictor
@@ -24,8 +28,12 @@ _KNOWN_KEYS = {
     "format",
     "engine",
     "dtype_dict",
+    "body_format",
 }
 _KNOWN_URL_KEYS = {"train", "predict"}
+
+# Keys that mean something to one format only, and that format.
+_FORMAT_KEYS = {"body_format": "mlflow"}
 
 
 def define_predictor(statement: CreatePredictor) -> Predictor:
@@ -34,6 +42,10 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
     >>> CREATE PREDICTOR p FROM db (SELECT a, b FROM t) PREDICT b
     ... USING url.predict = 'http://m/predict', url.train = 'http://m/train',
     ...       dtype_dict = {"a": "integer", "b": "float"}, format = 'ray_server'
+
+    >>> CREATE PREDICTOR q PREDICT b
+    ... USING url.predict = 'http://m/invocations', format = 'mlflow',
+    ...       dtype_dict = {"a": "integer", "b": "float"}
     """
     using = statement.using
     project = statement.project or DEFAULT_PROJECT
@@ -44,21 +56,22 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
 
     _refuse_unknown_keys(using)
     model_format = canonical_format(_text(using, "format", "engine") or "")
+    _check_format_keys(using, model_format)
     train_url, predict_url = _urls(using)
     if predict_url is None:
         raise WrongArgumentsError("USING url.predict is required")
-    if train_url is None:
-        raise WrongArgumentsError(
-            f"USING url.train is required for format '{model_format}'"
-        )
-    if statement.integration is None or statement.select_sql is None:
-        raise NotSupportedError(
-            f"format '{model_format}' trains its model: give the training data "
-            "with FROM integration (SELECT ...)"
-        )
+    if is_trainable(model_format):
+        _check_trained_here(statement, model_format, train_url)
+    else:
+        _check_trained_elsewhere(using, model_format, train_url)
 
     dtype_dict = _dtype_dict(using)
     target = _match_column(statement.target, dtype_dict, "PREDICT column")
+    if not is_trainable(model_format) and len(dtype_dict) < 2:
+        raise WrongArgumentsError(
+            f"USING dtype_dict must list the model's input columns besides the "
+            f"PREDICT column '{target}'"
+        )
     return Predictor(
         name=statement.name,
         project=DEFAULT_PROJECT,
@@ -89,6 +102,47 @@ def _refuse_unknown_keys(using: dict[str, Any]) -> None:
         extra = sorted(set(url) - _KNOWN_URL_KEYS)
         if extra:
             raise WrongArgumentsError(f"USING url.{extra[0]} is not a known key")
+
+
+def _check_format_keys(using: dict[str, Any], model_format: str) -> None:
+    for key, owner in _FORMAT_KEYS.items():
+        if key in using and model_format != owner:
+            raise WrongArgumentsError(
+                f"USING {key} applies to format '{owner}' only, not '{model_format}'"
+            )
+
+    layout = _text(using, "body_format")
+    if layout is not None and layout.lower() not in BODY_FORMATS:
+        raise WrongArgumentsError(
+            f"USING body_format = '{layout}' is unknown; use one of: "
+            + ", ".join(BODY_FORMATS)
+        )
+
+
+def _check_trained_here(
+    statement: CreatePredictor, model_format: str, train_url: str | None
+) -> None:
+    if train_url is None:
+        raise WrongArgumentsError(
+            f"USING url.train is required for format '{model_format}'"
+        )
+    if statement.integration is None or statement.select_sql is None:
+        raise NotSupportedError(
+            f"format '{model_format}' trains its model: give the training data "
+            "with FROM integration (SELECT ...)"
+        )
+
+
+def _check_trained_elsewhere(
+    using: dict[str, Any], model_format: str, train_url: str | None
+) -> None:
+    if train_url is None:
+        return
+    key = "url.train" if "train" in (using.get("url") or {}) else "train_url"
+    raise WrongArgumentsError(
+        f"USING {key} does not apply to format '{model_format}': MLflow models "
+        "are trained outside byom, which only calls url.predict"
+    )
 
 
 def _urls(using: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -35,7 +35,10 @@ class Predictor:
 
     ``dtype_dict`` keeps the user's order: inputs and target. ``column_types``
     holds the MySQL type learnt for a column from the training data, which refines
-    loose lightwood types such as ``categorical``.
+    loose lightwood types such as ``categorical``. ``status`` is the state of the
+    version that answers queries (``generating``, ``training``, ``complete``,
+    ``error``); ``update_status`` tracks a RETRAIN of it (``up_to_date``,
+    ``updating``, ``update_failed``), which never stops the current version.
     """
 
     name: str
@@ -54,6 +57,9 @@ class Predictor:
     training_rows: int | None = None
     created_at: str = field(default_factory=now)
     trained_at: str | None = None
+    training_seconds: float | None = None
+    version: int = 1
+    update_status: str = "up_to_date"
 
     @property
     def inputs(self) -> list[str]:

@@ -156,6 +156,23 @@ class Catalog:
             ).fetchall()
         return [_decode(r[0]) for r in rows]
 
+    def delete_predictor(self, name: str, project: str = DEFAULT_PROJECT) -> bool:
+        """Remove a predictor; tell whether there was one."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM predictors WHERE project = ? AND name = ?",
+                (project, name),
+            )
+        return cursor.rowcount > 0
+
+    def delete_integration(self, name: str) -> bool:
+        """Remove an integration; tell whether there was one."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM integrations WHERE name = ?", (name,)
+            )
+        return cursor.rowcount > 0
+
     def mark_interrupted_training(self) -> int:
         """Mark predictors left mid-training by a stopped server as failed.
 
@@ -169,6 +186,14 @@ class Catalog:
                         predictor.replace(
                             status="error",
                             error="training was interrupted by a server restart",
+                        )
+                    )
+                    changed += 1
+                elif predictor.update_status == "updating":
+                    self.save_predictor(
+                        predictor.replace(
+                            update_status="update_failed",
+                            error="retraining was interrupted by a server restart",
                         )
                     )
                     changed += 1

@@ -17,7 +17,13 @@ from byom.backends.base import Prediction
 from byom.backends.formats import Backends
 from byom.errors import ModelError, PredictorNotReadyError
 from byom.execution.pipeline import ordered_map
-from byom.planning.plan import JoinPlan, OutputColumn, Plan, SinglePredictPlan
+from byom.planning.plan import (
+    JoinPlan,
+    OutputColumn,
+    PassthroughPlan,
+    PredictorPlan,
+    SinglePredictPlan,
+)
 from byom.sources.registry import Sources
 from byom.sources.source import RowBatch
 from byom.types import SqlType, cast_value, common_type
@@ -42,8 +48,10 @@ class Executor:
         self._sources = sources
         self._backends = backends
 
-    async def run(self, plan: Plan) -> QueryResult:
+    async def run(self, plan: PredictorPlan | PassthroughPlan) -> QueryResult:
         """Start running a plan; rows arrive as the result's batches are read."""
+        if isinstance(plan, PassthroughPlan):
+            return await self._run_passthrough(plan)
         _require_ready(plan)
         if isinstance(plan, SinglePredictPlan):
             return await self._run_single(plan)
@@ -77,6 +85,9 @@ class Executor:
         positions = [index for _, index in plan.model_inputs]
 
         async def score(batch: RowBatch) -> list[Row]:
+            if not batch.rows:
+                # Models reject zero rows (MLflow answers 400, Ray 500).
+                return []
             started = time.monotonic()
             inputs = [tuple(row[i] for i in positions) for row in batch.rows]
             prediction = await backend.predict(plan.predictor, names, inputs)
@@ -92,8 +103,24 @@ class Executor:
         batches = ordered_map(fetched, score, plan.calls_in_flight)
         return QueryResult(_typed(plan.outputs), batches)
 
+    async def _run_passthrough(self, plan: PassthroughPlan) -> QueryResult:
+        stream = self._sources.get(plan.source).stream(plan.sql, plan.batch_rows)
+        first = await anext(stream)
+        columns = list(zip(first.columns, first.types, strict=True))
 
-def _require_ready(plan: Plan) -> None:
+        async def batches() -> AsyncIterator[list[Row]]:
+            try:
+                if first.rows:
+                    yield first.rows
+                async for batch in stream:
+                    yield batch.rows
+            finally:
+                await stream.aclose()
+
+        return QueryResult(columns, batches())
+
+
+def _require_ready(plan: PredictorPlan) -> None:
     predictor = plan.predictor
     if predictor.status == "complete":
         return
@@ -108,7 +135,10 @@ def _require_ready(plan: Plan) -> None:
 
 
 def _compose(
-    plan: Plan, outputs: list[OutputColumn], rows: list[Row], prediction: Prediction
+    plan: PredictorPlan,
+    outputs: list[OutputColumn],
+    rows: list[Row],
+    prediction: Prediction,
 ) -> list[Row]:
     """Output rows: fetched values, echoed inputs and cast model answers."""
     cells: list[list[Any]] = []
@@ -126,7 +156,9 @@ def _compose(
     return list(zip(*cells, strict=True)) if cells else [() for _ in rows]
 
 
-def _cast_all(plan: Plan, column: OutputColumn, values: list[Any]) -> list[Any]:
+def _cast_all(
+    plan: PredictorPlan, column: OutputColumn, values: list[Any]
+) -> list[Any]:
     try:
         return [cast_value(v, column.sql_type) for v in values]
     except (ValueError, TypeError, ArithmeticError) as exc:

@@ -1,7 +1,8 @@
-"""Training a predictor: fetch the training rows, post them, record the outcome.
+"""Training a predictor: fetch the training rows, post them, learn column types.
 
-The outcome is always written to the catalog, success or failure, so a predictor
-never stays ``training`` after its call has ended.
+``train`` only computes the trained record; the jobs that run it
+(``byom.execution.jobs``) decide what the catalog records, so that a RETRAIN can
+fail without touching the version that answers queries.
 """
 
 from __future__ import annotations
@@ -12,45 +13,31 @@ import time
 from byom.backends.base import ModelBackend
 from byom.backends.formats import Backends
 from byom.catalog.records import Predictor, now
-from byom.catalog.store import Catalog
-from byom.errors import ByomError, WrongArgumentsError
+from byom.errors import WrongArgumentsError
 from byom.sources.registry import Sources
 from byom.types import SqlType, common_type
 
 logger = logging.getLogger(__name__)
 
 
-async def train_predictor(
-    predictor: Predictor,
-    catalog: Catalog,
-    sources: Sources,
-    backends: Backends,
-    max_rows: int,
+async def train(
+    predictor: Predictor, sources: Sources, backends: Backends, max_rows: int
 ) -> Predictor:
-    """Run the training query, post the rows to the train URL, store the result.
+    """Train (or, for a predict-only format, check) a predictor.
 
-    Returns the stored record; raises the failure after recording it as the
-    predictor's error.
+    Returns the record of the trained version; raises ByomError on failure.
     """
     started = time.monotonic()
-    predictor = predictor.replace(status="training")
-    catalog.save_predictor(predictor)
-
-    try:
-        trained = await _train(predictor, sources, backends, max_rows)
-    except ByomError as exc:
-        catalog.save_predictor(predictor.replace(status="error", error=exc.message))
-        logger.info("predictor %s: training failed: %s", predictor.name, exc.message)
-        raise
-
-    catalog.save_predictor(trained)
+    trained = await _train(predictor, sources, backends, max_rows)
+    elapsed = time.monotonic() - started
     logger.info(
-        "predictor %s: training finished in %.2f s (%d rows)",
+        "predictor %s: version %d ready in %.2f s (%d rows)",
         predictor.name,
-        time.monotonic() - started,
+        trained.version,
+        elapsed,
         trained.training_rows or 0,
     )
-    return trained
+    return trained.replace(training_seconds=round(elapsed, 3))
 
 
 async def _train(

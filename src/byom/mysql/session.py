@@ -34,7 +34,16 @@ from byom.errors import NotSupportedError, SqlSyntaxError
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.results import typed_result
 from byom.sql.grammar import parse_statement
-from byom.sql.statements import CreateDatabase, CreatePredictor
+from byom.sql.show import show_predictors_query
+from byom.sql.statements import (
+    CreateDatabase,
+    CreatePredictor,
+    DescribePredictor,
+    DropDatabase,
+    DropPredictor,
+    Retrain,
+    Statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +93,15 @@ class ByomSession(Session):
         if self.username is None:
             raise MysqlError("Access denied", ErrorCode.ACCESS_DENIED_ERROR)
         where = f"connection {self.connection.connection_id} query {next(_query_ids)}"
-        logger.debug("%s: %s", where, sql[:200])
         try:
             statement = parse_statement(sql)
             if statement is not None:
+                # Only the statement's kind and name: its text may hold passwords.
+                logger.debug(
+                    "%s: %s %s", where, type(statement).__name__, _name(statement)
+                )
                 return await self._run_statement(statement)
+            logger.debug("%s: %s", where, _first_words(sql))
             return await super().handle_query(sql, attrs)
         except asyncio.CancelledError:
             raise
@@ -110,20 +123,39 @@ class ByomSession(Session):
     async def query(
         self, expression: exp.Expression, sql: str, attrs: dict[str, str]
     ) -> AllowedResult:
-        if isinstance(expression, exp.Select):
+        if isinstance(expression, exp.Query):
             result = await self.app.select(expression, self.database)
-            if result is not None:
-                return typed_result(result.columns, result.batches)
+            return typed_result(result.columns, result.batches)
         raise NotSupportedError(f"this statement is not supported: {_first_words(sql)}")
 
-    async def _run_statement(self, statement: Any) -> AllowedResult:
+    async def schema(self) -> dict[str, Any]:
+        return await self.app.schema()
+
+    async def _run_statement(self, statement: Statement) -> AllowedResult:
+        app = self.app
         if isinstance(statement, CreatePredictor):
-            await self.app.create_predictor(statement)
-            return None
-        if isinstance(statement, CreateDatabase):
-            await self.app.create_database(statement)
-            return None
-        raise NotSupportedError(f"statement {type(statement).__name__} not supported")
+            await app.create_predictor(statement)
+        elif isinstance(statement, CreateDatabase):
+            await app.create_database(statement)
+        elif isinstance(statement, Retrain):
+            await app.retrain(statement)
+        elif isinstance(statement, DropPredictor):
+            app.drop_predictor(statement)
+        elif isinstance(statement, DropDatabase):
+            app.drop_database(statement)
+            if self.database and self.database.lower() == statement.name.lower():
+                self.database = DEFAULT_PROJECT
+        elif isinstance(statement, DescribePredictor):
+            result = app.describe_predictor(statement.name, statement.project)
+            return typed_result(result.columns, result.batches)
+        else:
+            result = await app.select(show_predictors_query(statement), DEFAULT_PROJECT)
+            return typed_result(result.columns, result.batches)
+        return None
+
+    async def use(self, database: str) -> None:
+        await self.app.check_database(database)
+        await super().use(database)
 
 
 def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:
@@ -145,6 +177,10 @@ def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:
         )
     text = _ANSI_ESCAPES.sub("", str(exc)).splitlines()[0]
     return f"You have an error in your SQL syntax; {text} near '{_first_words(sql)}'"
+
+
+def _name(statement: Statement) -> str:
+    return getattr(statement, "name", "")
 
 
 def _first_words(sql: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlglot import exp
+
 from byom.backends.http import redact_url
 from byom.catalog.records import Predictor
 from byom.types import SqlType
@@ -90,4 +92,34 @@ class JoinPlan:
         ]
 
 
-Plan = SinglePredictPlan | JoinPlan
+@dataclass(frozen=True)
+class PassthroughPlan:
+    """A query that reads one integration's tables only: run it there, as is.
+
+    ``sql`` is the user's query with the integration's name taken out of every
+    table, transpiled to the source's dialect.
+    """
+
+    source: str
+    sql: str
+    batch_rows: int
+
+    def describe(self) -> list[str]:
+        """Readable steps, one per line."""
+        return [f"run on {self.source}: {self.sql}"]
+
+
+@dataclass(frozen=True)
+class CatalogPlan:
+    """A query over byom's own tables (``mindsdb.predictors`` and the like)."""
+
+    query: exp.Expression
+    tables: list[str]
+
+    def describe(self) -> list[str]:
+        """Readable steps, one per line."""
+        return [f"evaluate over the catalog tables {', '.join(self.tables)}"]
+
+
+PredictorPlan = SinglePredictPlan | JoinPlan
+Plan = SinglePredictPlan | JoinPlan | PassthroughPlan | CatalogPlan

@@ -19,13 +19,23 @@ from sqlglot import exp
 
 from byom.catalog.records import DEFAULT_PROJECT, Predictor
 from byom.catalog.store import Catalog
+from byom.catalog.system_tables import SYSTEM_TABLES
 from byom.errors import (
     AmbiguousColumnError,
     NotSupportedError,
     UnknownColumnError,
     UnknownDatabaseError,
+    UnknownTableError,
 )
-from byom.planning.plan import JoinPlan, OutputColumn, Plan, SinglePredictPlan
+from byom.planning.plan import (
+    CatalogPlan,
+    JoinPlan,
+    OutputColumn,
+    PassthroughPlan,
+    Plan,
+    PredictorPlan,
+    SinglePredictPlan,
+)
 from byom.planning.predictor_columns import output_type, predictor_columns
 from byom.settings import Settings
 from byom.sources.registry import Sources
@@ -43,6 +53,11 @@ class _SourceTable:
 
 
 @dataclass(frozen=True)
+class _SystemTable:
+    name: str
+
+
+@dataclass(frozen=True)
 class _PredictorRef:
     predictor: Predictor
     alias: str
@@ -56,39 +71,109 @@ class Planner:
         self._sources = sources
         self._settings = settings
 
-    async def plan(self, select: exp.Select, database: str | None) -> Plan | None:
-        """The plan for a SELECT that reads a predictor, or None if it reads none."""
-        tables = [select.args.get("from_")] + list(select.args.get("joins") or [])
-        refs = [self._resolve(t.this, database) for t in tables if t is not None]
-        predictors = [r for r in refs if isinstance(r, _PredictorRef)]
-        if not predictors:
-            return None
+    async def plan(self, query: exp.Expression, database: str | None) -> Plan:
+        """The plan for a query, by what it reads.
 
-        if len(refs) == 1:
-            return _plan_single(select, predictors[0])
+        A predictor (with at most one table): a prediction plan. byom's own
+        tables: a catalog plan. One integration's tables: the query runs there.
+        """
+        tables = _tables(query)
+        refs = [self._resolve(table, database) for table in tables]
+        predictors = [r for r in refs if isinstance(r, _PredictorRef)]
+        systems = [r for r in refs if isinstance(r, _SystemTable)]
         sources = [r for r in refs if isinstance(r, _SourceTable)]
+
+        if predictors:
+            return await self._plan_prediction(query, refs, predictors, sources)
+        if systems:
+            if sources:
+                raise NotSupportedError(
+                    "byom's catalog tables cannot be read together with an "
+                    "integration's tables"
+                )
+            return CatalogPlan(query, sorted({r.name for r in systems}))
+        return self._plan_passthrough(query, tables, sources)
+
+    async def _plan_prediction(
+        self,
+        query: exp.Expression,
+        refs: list[object],
+        predictors: list[_PredictorRef],
+        sources: list[_SourceTable],
+    ) -> PredictorPlan:
+        direct = [query.args.get("from_")] + list(query.args.get("joins") or [])
+        if not isinstance(query, exp.Select) or len(refs) != len(
+            [t for t in direct if t is not None]
+        ):
+            raise NotSupportedError(
+                "subqueries, UNION and CTEs next to a predictor are not supported yet"
+            )
+        if len(refs) == 1:
+            return _plan_single(query, predictors[0])
         if len(refs) != 2 or len(sources) != 1:
             raise NotSupportedError(
                 "a query may join one table with one predictor; "
                 "other combinations are not supported yet"
             )
-        return await self._plan_join(select, sources[0], predictors[0])
+        return await self._plan_join(query, sources[0], predictors[0])
+
+    def _plan_passthrough(
+        self,
+        query: exp.Expression,
+        tables: list[exp.Table],
+        sources: list[_SourceTable],
+    ) -> PassthroughPlan:
+        integrations = {s.integration.lower() for s in sources}
+        if len(integrations) != 1:
+            raise NotSupportedError(
+                "a query may read the tables of one integration at a time; "
+                "joining two integrations is not supported yet"
+            )
+
+        rewritten = query.copy()
+        originals = {id(t): r for t, r in zip(tables, sources, strict=True)}
+        for table, copy in zip(tables, _tables(rewritten), strict=True):
+            ref = originals[id(table)]
+            copy.set("catalog", None)
+            copy.set("db", exp.to_identifier(ref.schema) if ref.schema else None)
+        source = self._sources.get(sources[0].integration)
+        return PassthroughPlan(
+            source=source.name,
+            sql=rewritten.sql(dialect=source.dialect),
+            batch_rows=self._settings.batch_rows,
+        )
 
     def _resolve(self, node: exp.Expression, database: str | None) -> object:
         if not isinstance(node, exp.Table) or not node.name:
             raise NotSupportedError(
-                "subqueries and table functions next to a predictor are not "
-                "supported yet"
+                "table functions and subqueries in FROM are not supported here"
             )
         catalog, db, name = node.text("catalog"), node.text("db"), node.name
         alias = node.alias_or_name
+        current = database or DEFAULT_PROJECT
 
         if catalog:
             return _SourceTable(self._integration(catalog), db, name, alias)
-        scope = db or database or DEFAULT_PROJECT
-        if scope.lower() == DEFAULT_PROJECT:
-            return _PredictorRef(self._catalog.predictor(name, DEFAULT_PROJECT), alias)
-        return _SourceTable(self._integration(scope), None, name, alias)
+        if db:
+            if db.lower() == DEFAULT_PROJECT:
+                return self._project_table(name, alias)
+            if self._catalog.has_integration(db):
+                return _SourceTable(db, None, name, alias)
+            if self._catalog.has_integration(current):
+                # After USE mydb, test_data.home_rentals is a schema of mydb.
+                return _SourceTable(current, db, name, alias)
+            raise UnknownDatabaseError(f"Unknown database '{db}'")
+        if current.lower() == DEFAULT_PROJECT:
+            return self._project_table(name, alias)
+        return _SourceTable(self._integration(current), None, name, alias)
+
+    def _project_table(self, name: str, alias: str) -> object:
+        predictor = self._catalog.find_predictor(name, DEFAULT_PROJECT)
+        if predictor is not None:
+            return _PredictorRef(predictor, alias)
+        if name.lower() in SYSTEM_TABLES:
+            return _SystemTable(name.lower())
+        raise UnknownTableError(f"Table '{DEFAULT_PROJECT}.{name}' doesn't exist")
 
     def _integration(self, name: str) -> str:
         if not self._catalog.has_integration(name):
@@ -275,6 +360,16 @@ class _Resolver:
                 f"'{model_input}', which table '{self.table.table}' does not have"
             )
         return found[0]
+
+
+def _tables(query: exp.Expression) -> list[exp.Table]:
+    """Every table a query reads, in order, leaving out names of its own CTEs."""
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    return [
+        table
+        for table in query.find_all(exp.Table)
+        if table.text("db") or table.name.lower() not in ctes
+    ]
 
 
 def _plan_single(select: exp.Select, model: _PredictorRef) -> SinglePredictPlan:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from byom.catalog.records import Integration
 from byom.errors import SourceError, UnknownTableError
 from byom.sources import engines
+from byom.sources.result_types import result_types
 from byom.types import SqlType, from_sqlalchemy
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RowBatch:
-    """Consecutive rows of one result, with the result's column names."""
+    """Consecutive rows of one result, with the result's column names and types.
+
+    ``types`` is empty when the caller did not ask for them.
+    """
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    types: list[SqlType] = field(default_factory=list)
 
 
 class DataSource:
@@ -60,14 +65,24 @@ class DataSource:
         """Run sql and return only its first rows (the rest is never read)."""
         return await asyncio.to_thread(self._read_first, sql, rows)
 
+    async def catalog_tables(self) -> dict[str, list[tuple[str, SqlType]]]:
+        """Every user table with its columns, for SHOW TABLES and friends.
+
+        Tables outside the default schema are named ``schema.table``.
+        """
+        return await asyncio.to_thread(self._catalog_tables)
+
     async def table_columns(
         self, table: str, schema: str | None
     ) -> list[tuple[str, SqlType]]:
         """The columns of a table with their types, as the source declares them."""
         return await asyncio.to_thread(self._table_columns, table, schema)
 
-    async def stream(self, sql: str, batch_rows: int) -> AsyncIterator[RowBatch]:
+    async def stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
         """Run sql with a server-side cursor and yield its rows in batches.
+
+        The first batch is yielded even when it is empty, so the column names
+        and types of an empty result are known.
 
         Closing the iterator early (the client went away, the query was killed)
         drops the connection instead of reading the rest of the result.
@@ -76,13 +91,21 @@ class DataSource:
         finished = False
         try:
             columns = list(result.keys())
+            description = result.cursor.description if result.cursor else None
+            types: list[SqlType] | None = None
             while True:
                 rows = await asyncio.to_thread(result.fetchmany, batch_rows)
+                if not rows and types is not None:
+                    finished = True
+                    return
+                batch = [tuple(r) for r in rows]
+                if types is None:
+                    types = result_types(self.dialect, description, batch)
+                logger.debug("source %s: fetched %d rows", self.name, len(rows))
+                yield RowBatch(columns, batch, types)
                 if not rows:
                     finished = True
                     return
-                logger.debug("source %s: fetched %d rows", self.name, len(rows))
-                yield RowBatch(columns, [tuple(r) for r in rows])
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise SourceError(_describe(self.name, exc)) from None
         finally:
@@ -128,6 +151,27 @@ class DataSource:
             raise SourceError(_describe(self.name, exc)) from None
         return RowBatch(columns, [tuple(r) for r in fetched])
 
+    def _catalog_tables(self) -> dict[str, list[tuple[str, SqlType]]]:
+        try:
+            inspector = sa.inspect(self._engine)
+            default = inspector.default_schema_name
+            schemas = [
+                name
+                for name in inspector.get_schema_names()
+                if name.lower() not in _SYSTEM_SCHEMAS
+            ]
+            found: dict[str, list[tuple[str, SqlType]]] = {}
+            for schema in schemas:
+                for table in inspector.get_table_names(schema=schema):
+                    columns = inspector.get_columns(table, schema=schema)
+                    name = table if schema == default else f"{schema}.{table}"
+                    found[name] = [
+                        (c["name"], from_sqlalchemy(c["type"])) for c in columns
+                    ]
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        return found
+
     def _table_columns(
         self, table: str, schema: str | None
     ) -> list[tuple[str, SqlType]]:
@@ -161,6 +205,17 @@ class DataSource:
             connection.close()
             raise SourceError(_describe(self.name, exc)) from None
         return connection, result
+
+
+# Schemas of the database engines themselves, never listed as user tables.
+_SYSTEM_SCHEMAS = {
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "mysql",
+    "performance_schema",
+    "sys",
+}
 
 
 def _close_stream(

@@ -1,31 +1,45 @@
-"""Parse the MindsDB statements sqlglot cannot: CREATE PREDICTOR and CREATE DATABASE.
+"""Parse the MindsDB statements sqlglot cannot: predictors and data sources.
 
-``parse_statement`` answers ``None`` for anything else, so the session can hand that
-text on to sqlglot. The text is read by a small scanner that follows MySQL's lexical
-rules (quotes, escapes, comments) and remembers where each token starts and ends; the
-training query and JSON values are then sliced from the text exactly as typed::
+``parse_statement`` reads CREATE, DROP, RETRAIN, DESCRIBE and SHOW for predictors,
+and CREATE and DROP DATABASE for data sources. It answers ``None`` for anything else,
+so the session can hand that text on to sqlglot. The text is read by a small scanner
+that follows MySQL's lexical rules (quotes, escapes, comments) and remembers where
+each token starts and ends; the training query, JSON values and the condition of
+SHOW PREDICTORS WHERE are then sliced from the text exactly as typed::
 
     CREATE PREDICTOR mindsdb.rooms FROM db (SELECT a, b FROM t) PREDICT a
     USING url.predict = 'http://host/predict', dtype_dict = {"a": "integer"};
 
 The scanner reads lazily, because every statement a client sends passes through here
-and most of them are large SELECTs or INSERTs that stop being ours at the second word.
+and most of them are large SELECTs or INSERTs that stop being ours at the first or
+second word. The USING clause and its values are read by ``byom.sql.using``.
 
 Known shortcomings: the training query is scanned with MySQL's lexical rules to find
 its closing parenthesis, so a query in another dialect that relies on PostgreSQL's
 ``$$`` quoting, on backslashes that are not escapes, or on ``#`` as an operator can be
 cut in the wrong place. The ``AS alias`` after the query is accepted and dropped.
+``DESCRIBE MODEL m`` describes the predictor ``m``, where MySQL would list the
+columns of a table named ``model`` that match ``m``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from byom.errors import NotSupportedError, SqlSyntaxError, WrongArgumentsError
-from byom.sql.statements import CreateDatabase, CreatePredictor
+from byom.errors import NotSupportedError, SqlSyntaxError
+from byom.sql.statements import (
+    CreateDatabase,
+    CreatePredictor,
+    DescribePredictor,
+    DropDatabase,
+    DropPredictor,
+    Retrain,
+    ShowPredictors,
+    Statement,
+)
+from byom.sql.using import capture_json, parse_using, unquote_string
 
 _SCANNER = re.compile(
     r"""
@@ -42,12 +56,10 @@ _SCANNER = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
-# MySQL keeps the backslash before % and _ so that LIKE patterns survive.
-_KEPT_ESCAPES = "%_"
-
-_LITERALS: dict[str, Any] = {"TRUE": True, "FALSE": False, "NULL": None}
-_BRACKETS = {"{": 1, "[": 1, "}": -1, "]": -1}
+_NAME_KINDS = ("word", "bquoted", "dquoted")
+_STRING_KINDS = ("string", "dquoted")
+# Words that may follow a predictor's name, so never the name after PREDICTOR.
+_CLAUSES = ("FROM", "USING")
 _TIME_SERIES = {
     "ORDER": "ORDER BY",
     "GROUP": "GROUP BY",
@@ -74,7 +86,7 @@ def _scan(sql: str) -> Iterator[_Token]:
     yield _Token("end", "", len(sql), len(sql))
 
 
-class _Cursor:
+class Cursor:
     """A position in the token stream of one statement, with MySQL-like errors."""
 
     def __init__(self, sql: str) -> None:
@@ -105,6 +117,10 @@ class _Cursor:
         self._pos += len(texts)
         return True
 
+    def accept_any(self, *keywords: str) -> bool:
+        """Take whichever one of these keywords comes next, if any does."""
+        return any(self.accept(keyword) for keyword in keywords)
+
     def expect(self, *texts: str) -> _Token:
         first = self.peek()
         for text in texts:
@@ -112,6 +128,16 @@ class _Cursor:
                 raise self.error(text if text.isalpha() else f"'{text}'")
             self.advance()
         return first
+
+    def identifier(self, what: str) -> str:
+        """A bare, `backquoted` or "double-quoted" name, unquoted."""
+        token = self.peek()
+        if token.kind == "word":
+            return self.advance().text
+        if token.kind in ("bquoted", "dquoted"):
+            quote = token.text[0]
+            return self.advance().text[1:-1].replace(quote * 2, quote)
+        raise self.error(what)
 
     def error(self, expected: str, token: _Token | None = None) -> SqlSyntaxError:
         return _syntax_error(self.sql, token or self.peek(), f"expected {expected}")
@@ -135,18 +161,24 @@ def _syntax_error(sql: str, token: _Token, problem: str) -> SqlSyntaxError:
     )
 
 
-def parse_statement(sql: str) -> CreatePredictor | CreateDatabase | None:
-    """Parse byom's own CREATE statements; ``None`` means "not ours, ask sqlglot".
+def parse_statement(sql: str) -> Statement | None:
+    """Parse one of byom's own statements; ``None`` means "not ours, ask sqlglot".
 
     ``CREATE MODEL m PREDICT y USING format = 'mlflow'`` is ours, and so is
     ``CREATE DATABASE db WITH ENGINE = 'mysql'``; ``CREATE DATABASE db`` is MySQL's.
+    Likewise ``DESCRIBE MODEL m`` and ``SHOW MODELS`` are ours, ``DESCRIBE t`` and
+    ``SHOW TABLES`` are not. The first word picks the parser that reads on.
     """
-    cursor = _Cursor(sql)
-    if not cursor.accept("CREATE"):
-        return None
+    cursor = Cursor(sql)
+    verb = cursor.advance()
+    parse = _PARSERS.get(verb.text.upper()) if verb.kind == "word" else None
+    return parse(cursor) if parse else None
 
+
+def _parse_create(cursor: Cursor) -> CreatePredictor | CreateDatabase | None:
+    """Parse what follows ``CREATE``; ``None`` for MySQL's own CREATE statements."""
     or_replace = cursor.accept("OR", "REPLACE")
-    if cursor.accept("PREDICTOR") or cursor.accept("MODEL"):
+    if cursor.accept_any("PREDICTOR", "MODEL"):
         return _parse_predictor(cursor, or_replace)
     if cursor.accept("DATASOURCE"):
         return _parse_database(cursor, or_replace, engine_required=True)
@@ -155,22 +187,16 @@ def parse_statement(sql: str) -> CreatePredictor | CreateDatabase | None:
     return None
 
 
-def _parse_predictor(cursor: _Cursor, or_replace: bool) -> CreatePredictor:
+def _parse_predictor(cursor: Cursor, or_replace: bool) -> CreatePredictor:
     """Parse what follows ``CREATE [OR REPLACE] PREDICTOR``."""
     if_not_exists = _parse_if_not_exists(cursor, or_replace)
     project, name = _parse_qualified_name(cursor)
-
-    integration = select_sql = None
-    if cursor.accept("FROM"):
-        integration = _parse_identifier(cursor, "an integration name")
-        select_sql = _capture_parenthesised(cursor)
-        if cursor.accept("AS"):
-            _parse_identifier(cursor, "an alias")  # MindsDB allowed one; unused here
+    integration, select_sql = _parse_training_data(cursor)
 
     cursor.expect("PREDICT")
-    target = _parse_identifier(cursor, "a column to predict")
+    target = cursor.identifier("a column to predict")
     _refuse_unsupported(cursor, target)
-    using = _parse_using(cursor) if cursor.accept("USING") else {}
+    using = parse_using(cursor) if cursor.accept("USING") else {}
 
     _expect_end(cursor)
     return CreatePredictor(
@@ -179,11 +205,11 @@ def _parse_predictor(cursor: _Cursor, or_replace: bool) -> CreatePredictor:
 
 
 def _parse_database(
-    cursor: _Cursor, or_replace: bool, *, engine_required: bool
+    cursor: Cursor, or_replace: bool, *, engine_required: bool
 ) -> CreateDatabase | None:
     """Parse what follows ``CREATE DATABASE``; ``None`` when it is MySQL's own form."""
     if_not_exists = _parse_if_not_exists(cursor, or_replace)
-    name = _parse_identifier(cursor, "a database name")
+    name = cursor.identifier("a database name")
     if not engine_required and not cursor.at("WITH") and not cursor.at("ENGINE"):
         return None
 
@@ -198,13 +224,112 @@ def _parse_database(
         cursor.accept("=")
         if not cursor.at("{"):
             raise cursor.error("a JSON object")
-        parameters = _capture_json(cursor, "PARAMETERS")
+        parameters = capture_json(cursor, "PARAMETERS")
 
     _expect_end(cursor)
     return CreateDatabase(name, engine, parameters, if_not_exists, or_replace)
 
 
-def _parse_if_not_exists(cursor: _Cursor, or_replace: bool) -> bool:
+def _parse_drop(cursor: Cursor) -> DropPredictor | DropDatabase | None:
+    """Parse what follows ``DROP``; ``None`` for DROP TABLE and the like.
+
+    Every DROP DATABASE is byom's: its databases are all data sources or projects,
+    none of them MySQL's.
+    """
+    if cursor.accept_any("PREDICTOR", "MODEL"):
+        if_exists = _parse_if_exists(cursor)
+        project, name = _parse_qualified_name(cursor)
+        _expect_end(cursor)
+        return DropPredictor(name, project, if_exists)
+
+    if cursor.accept_any("DATABASE", "DATASOURCE", "SCHEMA"):
+        if_exists = _parse_if_exists(cursor)
+        name = cursor.identifier("a database name")
+        _expect_end(cursor)
+        return DropDatabase(name, if_exists)
+    return None
+
+
+def _parse_retrain(cursor: Cursor) -> Retrain:
+    """Parse what follows ``RETRAIN``, which is never MySQL's."""
+    _accept_predictor_keyword(cursor)
+    project, name = _parse_qualified_name(cursor)
+    integration, select_sql = _parse_training_data(cursor)
+    if cursor.at("PREDICT"):
+        raise NotSupportedError(
+            f"PREDICT in RETRAIN {name}: the target of a predictor cannot change; "
+            "drop it and create it again"
+        )
+
+    using = parse_using(cursor) if cursor.accept("USING") else {}
+    _expect_end(cursor)
+    return Retrain(name, project, integration, select_sql, using)
+
+
+def _parse_describe(cursor: Cursor) -> DescribePredictor | None:
+    """Parse what follows ``DESCRIBE``, ``DESC`` or ``EXPLAIN``.
+
+    Only ``DESCRIBE PREDICTOR p`` and ``DESCRIBE MODEL p`` are ours; ``DESCRIBE t``
+    and ``EXPLAIN SELECT ...`` are MySQL's.
+    """
+    if not _accept_predictor_keyword(cursor):
+        return None
+
+    project, name = _parse_qualified_name(cursor)
+    _expect_end(cursor)
+    return DescribePredictor(name, project)
+
+
+def _parse_show(cursor: Cursor) -> ShowPredictors | None:
+    """Parse what follows ``SHOW``; ``None`` unless PREDICTORS or MODELS come next."""
+    models = cursor.accept("MODELS")
+    if not models and not cursor.accept("PREDICTORS"):
+        return None
+
+    project = None
+    if cursor.accept_any("FROM", "IN"):
+        project = cursor.identifier("a project name")
+
+    like = where_sql = None
+    if cursor.accept("LIKE"):
+        if cursor.peek().kind not in _STRING_KINDS:
+            raise cursor.error("a quoted pattern")
+        like = unquote_string(cursor.advance().text)
+    elif cursor.accept("WHERE"):
+        where_sql = _capture_condition(cursor)
+
+    _expect_end(cursor)
+    return ShowPredictors(models, project, like, where_sql)
+
+
+_PARSERS: dict[str, Callable[[Cursor], Statement | None]] = {
+    "CREATE": _parse_create,
+    "DROP": _parse_drop,
+    "RETRAIN": _parse_retrain,
+    "DESCRIBE": _parse_describe,
+    "DESC": _parse_describe,
+    "EXPLAIN": _parse_describe,
+    "SHOW": _parse_show,
+}
+
+
+def _accept_predictor_keyword(cursor: Cursor) -> bool:
+    """Take ``PREDICTOR`` or ``MODEL`` as a keyword only when a name follows it.
+
+    So ``DESCRIBE model`` still describes MySQL's table ``model``, and ``RETRAIN
+    model USING ...`` retrains the predictor called ``model``.
+    """
+    if not (cursor.at("PREDICTOR") or cursor.at("MODEL")):
+        return False
+
+    following = cursor.peek(1)
+    if following.kind not in _NAME_KINDS or following.text.upper() in _CLAUSES:
+        return False
+    cursor.advance()
+    return True
+
+
+def _parse_if_not_exists(cursor: Cursor, or_replace: bool) -> bool:
     """``IF NOT EXISTS``, refused beside ``OR REPLACE`` as MariaDB does."""
     if not cursor.at("IF"):
         return False
@@ -216,35 +341,45 @@ def _parse_if_not_exists(cursor: _Cursor, or_replace: bool) -> bool:
     return True
 
 
-def _parse_identifier(cursor: _Cursor, what: str) -> str:
-    """A bare, `backquoted` or "double-quoted" name, unquoted."""
-    token = cursor.peek()
-    if token.kind == "word":
-        return cursor.advance().text
-    if token.kind in ("bquoted", "dquoted"):
-        quote = token.text[0]
-        return cursor.advance().text[1:-1].replace(quote * 2, quote)
-    raise cursor.error(what)
+def _parse_if_exists(cursor: Cursor) -> bool:
+    """``IF EXISTS``, as DROP takes it."""
+    if not cursor.at("IF"):
+        return False
+
+    cursor.expect("IF", "EXISTS")
+    return True
 
 
-def _parse_qualified_name(cursor: _Cursor) -> tuple[str | None, str]:
+def _parse_qualified_name(cursor: Cursor) -> tuple[str | None, str]:
     """``name`` or ``project.name``."""
-    first = _parse_identifier(cursor, "a predictor name")
+    first = cursor.identifier("a predictor name")
     if not cursor.accept("."):
         return None, first
 
-    return first, _parse_identifier(cursor, "a predictor name after '.'")
+    return first, cursor.identifier("a predictor name after '.'")
 
 
-def _parse_engine(cursor: _Cursor) -> str:
+def _parse_engine(cursor: Cursor) -> str:
     """The engine name, quoted or bare, lower-cased: ``'MySQL'`` gives ``mysql``."""
     if cursor.peek().kind == "string":
-        return _unquote_string(cursor.advance().text).lower()
+        return unquote_string(cursor.advance().text).lower()
 
-    return _parse_identifier(cursor, "an engine name").lower()
+    return cursor.identifier("an engine name").lower()
 
 
-def _capture_parenthesised(cursor: _Cursor) -> str:
+def _parse_training_data(cursor: Cursor) -> tuple[str | None, str | None]:
+    """``FROM integration (query) [AS alias]`` as the integration and the query."""
+    if not cursor.accept("FROM"):
+        return None, None
+
+    integration = cursor.identifier("an integration name")
+    select_sql = _capture_parenthesised(cursor)
+    if cursor.accept("AS"):
+        cursor.identifier("an alias")  # MindsDB allowed one; unused here
+    return integration, select_sql
+
+
+def _capture_parenthesised(cursor: Cursor) -> str:
     """The raw text between ``(`` and its matching ``)``, as typed but stripped."""
     opening = cursor.expect("(")
     token = opening
@@ -261,28 +396,25 @@ def _capture_parenthesised(cursor: _Cursor) -> str:
     return text
 
 
-def _capture_json(cursor: _Cursor, key: str) -> Any:
-    """Decode the JSON object or array starting here, sliced by matching brackets.
+def _capture_condition(cursor: Cursor) -> str:
+    """The raw text of a condition, up to ``;`` or the end, as typed.
 
-    Strings are single tokens, so braces inside ``{"a": "}"}`` are not counted.
+    Comments before and after it are left out, so that a trailing ``-- note`` cannot
+    swallow whatever the condition is later embedded in.
     """
-    opening = cursor.advance()
-    token = opening
-    depth = 1
-    while depth:
-        token = cursor.advance()
-        if token.kind == "end":
-            raise WrongArgumentsError(f"{key}: the JSON value is never closed")
-        depth += _BRACKETS.get(token.text, 0) if token.kind == "punct" else 0
+    first = cursor.peek()
+    if first.kind == "end" or _is(first, ";"):
+        raise cursor.error("a condition")
 
-    try:
-        return json.loads(cursor.sql[opening.start : token.end])
-    except json.JSONDecodeError as exc:
-        message = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-        raise WrongArgumentsError(f"{key}: invalid JSON: {message}") from None
+    last = first
+    while not cursor.at(";") and cursor.peek().kind != "end":
+        last = cursor.advance()
+        if last.kind == "unclosed":
+            raise cursor.error("a complete condition", last)
+    return cursor.sql[first.start : last.end]
 
 
-def _refuse_unsupported(cursor: _Cursor, target: str) -> None:
+def _refuse_unsupported(cursor: Cursor, target: str) -> None:
     """Refuse MindsDB's several PREDICT columns and time-series clauses by name."""
     token = cursor.peek()
     if _is(token, ","):
@@ -298,90 +430,7 @@ def _refuse_unsupported(cursor: _Cursor, target: str) -> None:
         )
 
 
-def _parse_using(cursor: _Cursor) -> dict[str, Any]:
-    """``key = value, ...``; dotted keys nest: ``url.train`` → ``{"url": {...}}``."""
-    using: dict[str, Any] = {}
-    paths: list[tuple[str, ...]] = []
-    while True:
-        path = _parse_key(cursor)
-        cursor.expect("=")
-        value = _parse_value(cursor, ".".join(path))
-
-        _check_new_key(path, paths)
-        paths.append(path)
-        _insert(using, path, value)
-
-        if not cursor.accept(","):
-            return using
-
-
-def _parse_key(cursor: _Cursor) -> tuple[str, ...]:
-    parts = [_parse_identifier(cursor, "a USING key")]
-    while cursor.accept("."):
-        parts.append(_parse_identifier(cursor, "a key part after '.'"))
-    return tuple(parts)
-
-
-def _check_new_key(path: tuple[str, ...], paths: list[tuple[str, ...]]) -> None:
-    """Refuse a key given twice, or one that is both a value and a group of keys."""
-    for other in paths:
-        shorter = min(len(path), len(other))
-        if path == other:
-            raise WrongArgumentsError(f"USING key {'.'.join(path)} is given twice")
-        if path[:shorter] == other[:shorter]:
-            raise WrongArgumentsError(
-                f"USING key {'.'.join(path)} conflicts with {'.'.join(other)}"
-            )
-
-
-def _insert(using: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node = using
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = value
-
-
-def _parse_value(cursor: _Cursor, key: str) -> Any:
-    """A string, number, TRUE/FALSE/NULL, or a JSON object or array."""
-    token = cursor.peek()
-    if token.kind in ("string", "dquoted"):
-        return _unquote_string(cursor.advance().text)
-    if token.kind == "punct" and token.text in ("{", "["):
-        return _capture_json(cursor, key)
-    if token.kind == "word" and token.text.upper() in _LITERALS:
-        return _LITERALS[cursor.advance().text.upper()]
-
-    sign = 1
-    if cursor.accept("-"):
-        sign = -1
-    else:
-        cursor.accept("+")
-    if cursor.peek().kind != "number":
-        raise cursor.error(f"a value for {key}")
-    return sign * _to_number(cursor.advance().text)
-
-
-def _to_number(text: str) -> int | float:
-    return int(text) if text.isdigit() else float(text)
-
-
-def _unquote_string(text: str) -> str:
-    """Undo SQL quoting: doubled quotes and backslash escapes, as MySQL does."""
-    quote = text[0]
-
-    def replace(match: re.Match[str]) -> str:
-        escaped = match.group(1)
-        if escaped is None:
-            return quote
-        if escaped in _KEPT_ESCAPES:
-            return "\\" + escaped
-        return _ESCAPES.get(escaped, escaped)
-
-    pattern = r"\\(.)|" + re.escape(quote * 2)
-    return re.sub(pattern, replace, text[1:-1], flags=re.DOTALL)
-
-
-def _expect_end(cursor: _Cursor) -> None:
+def _expect_end(cursor: Cursor) -> None:
     cursor.accept(";")
     if cursor.peek().kind != "end":
         raise cursor.error("the end of the statement")

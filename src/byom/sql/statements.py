@@ -44,3 +44,66 @@ class CreateDatabase:
     parameters: dict[str, Any]
     if_not_exists: bool
     or_replace: bool
+
+
+@dataclass(frozen=True)
+class DropPredictor:
+    """``DROP {PREDICTOR|MODEL} [IF EXISTS] [project.]name``."""
+
+    name: str
+    project: str | None
+    if_exists: bool
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """``RETRAIN [project.]name [FROM integration (SELECT ...)] [USING ...]``.
+
+    Absent parts keep the predictor's stored training query and options.
+    """
+
+    name: str
+    project: str | None
+    integration: str | None
+    select_sql: str | None
+    using: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DropDatabase:
+    """``DROP {DATABASE|DATASOURCE|SCHEMA} [IF EXISTS] name``."""
+
+    name: str
+    if_exists: bool
+
+
+@dataclass(frozen=True)
+class ShowPredictors:
+    """``SHOW {PREDICTORS|MODELS} [FROM project] [LIKE 'pattern' | WHERE cond]``.
+
+    ``where_sql`` is the condition's text, to be parsed by sqlglot.
+    """
+
+    models: bool
+    project: str | None
+    like: str | None
+    where_sql: str | None
+
+
+@dataclass(frozen=True)
+class DescribePredictor:
+    """``DESCRIBE {PREDICTOR|MODEL} [project.]name``: the predictor's definition."""
+
+    name: str
+    project: str | None
+
+
+Statement = (
+    CreatePredictor
+    | CreateDatabase
+    | DropPredictor
+    | Retrain
+    | DropDatabase
+    | ShowPredictors
+    | DescribePredictor
+)

@@ -8,6 +8,7 @@ never show.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import threading
 import time
@@ -465,3 +466,50 @@ def test_create_and_drop_database_with_a_password_never_shown(
         "Unknown database 'maria'",
     )
     run(byom, "DROP DATABASE IF EXISTS maria")
+
+
+# Durability: a server killed with SIGKILL keeps every committed predictor.
+
+
+def catalog_is_sound(byom: ByomProcess) -> None:
+    with sqlite3.connect(byom.data_dir / "catalog.sqlite") as catalog:
+        assert catalog.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_sigkill_during_retrain_keeps_the_old_version(
+    trained: ByomProcess, model: ControlledModel
+) -> None:
+    query = "SELECT number_of_rooms FROM p WHERE initial_price = 5"
+    model.hold()
+    run(trained, "RETRAIN p")
+    assert model.train_started.wait(10)
+    trained.stop(signal.SIGKILL)
+    model.release()
+    catalog_is_sound(trained)
+
+    trained.start()
+
+    assert run(
+        trained,
+        "SELECT status, update_status, error FROM mindsdb.predictors WHERE name='p'",
+    ) == [
+        ("complete", "update_failed", "retraining was interrupted by a server restart")
+    ]
+    assert run(trained, "SELECT VERSION FROM mindsdb.models WHERE NAME='p'") == [(1,)]
+    assert run(trained, query) == [(1,)]
+
+
+def test_sigkill_after_drop_and_create_keeps_what_was_committed(
+    trained: ByomProcess, model: ControlledModel
+) -> None:
+    run(trained, create_sql("kept", model, extra=", join_learn_process = true"))
+    run(trained, "DROP PREDICTOR p")
+    trained.stop(signal.SIGKILL)
+    catalog_is_sound(trained)
+
+    trained.start()
+
+    assert run(trained, "SELECT name, status FROM mindsdb.predictors") == [
+        ("kept", "complete")
+    ]
+    assert run(trained, "SELECT * FROM kept WHERE initial_price = 6") == [(2, 6, None)]

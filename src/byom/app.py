@@ -129,6 +129,7 @@ class Byom:
         using = dict(statement.using)
         wait = _flag(using.pop("join_learn_process", False), "join_learn_process")
         predictor = define_predictor(_with_using(statement, using))
+        self._check_urls(predictor)
         existing = self.catalog.find_predictor(predictor.name, predictor.project)
         if existing is not None:
             if statement.if_not_exists:
@@ -179,6 +180,7 @@ class Byom:
         candidate = define_predictor(redefined).replace(
             version=current.version + 1, created_at=current.created_at
         )
+        self._check_urls(candidate)
         if current.status == "complete":
             job = self.jobs.start_retraining(current, candidate)
         else:
@@ -190,6 +192,13 @@ class Byom:
             error = await job
             if error is not None:
                 raise error
+
+    def _check_urls(self, predictor: Predictor) -> None:
+        # Refused here, before anything is stored, rather than at the first call.
+        allowed = self.backends.allowed
+        allowed.check(predictor.predict_url, "USING url.predict")
+        if predictor.train_url is not None:
+            allowed.check(predictor.train_url, "USING url.train")
 
     def drop_predictor(self, statement: DropPredictor) -> None:
         """Remove a predictor, stopping its training if one runs."""

@@ -13,6 +13,7 @@ packets in one place (``byom.mysql.session``)::
     ├── AmbiguousColumnError       1052 23000  a column name matches two tables
     ├── AlreadyExistsError         1050 42S01  integration or predictor exists
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
+    │   └── ModelUrlNotAllowedError 1210 HY000 a model URL outside the allow-list
     ├── AccessDeniedError          1045 28000  login refused
     ├── QueryKilledError           3169 HY000  KILL QUERY or a query timeout
     ├── PredictorNotReadyError     1105 HY000  still training, or training failed
@@ -92,6 +93,10 @@ class WrongArgumentsError(ByomError):
 
     code = 1210
     sqlstate = "HY000"
+
+
+class ModelUrlNotAllowedError(WrongArgumentsError):
+    """A model URL does not match the ``allowed_model_urls`` setting."""
 
 
 class AccessDeniedError(ByomError):

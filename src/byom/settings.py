@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from byom.backends.allowlist import UrlAllowList
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -107,6 +109,14 @@ SETTINGS: tuple[Setting, ...] = (
         "asks for more.",
     ),
     Setting(
+        "allowed_model_urls",
+        str,
+        "loopback",
+        "Comma-separated model URLs byom may call: 'loopback' (127.0.0.0/8, ::1, "
+        "localhost), URL prefixes such as https://models.internal/serve/, or '*' "
+        "for any.",
+    ),
+    Setting(
         "max_training_rows",
         int,
         1_000_000,
@@ -140,6 +150,7 @@ class Settings:
     retries: int = 3
     retry_backoff: float = 0.2
     retry_max_wait: float = 5.0
+    allowed_model_urls: str = "loopback"
     max_training_rows: int = 1_000_000
     log_level: str = "INFO"
 
@@ -161,6 +172,7 @@ class Settings:
         for name in ("retry_backoff", "retry_max_wait"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more seconds")
+        UrlAllowList(self.allowed_model_urls)  # raises ValueError naming the entry
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level {self.log_level!r} is not a logging level")
 

@@ -53,6 +53,7 @@ class Call:
     arrived: float
     rows: int
     body: dict[str, Any]
+    authorization: str | None = None
 
 
 class ScriptedEndpoints(BackgroundApp):
@@ -96,6 +97,7 @@ class ScriptedEndpoints(BackgroundApp):
                 time.monotonic(),
                 len(rows),
                 body,
+                request.headers.get("Authorization"),
             )
         )
 

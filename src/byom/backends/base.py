@@ -43,6 +43,12 @@ class ModelBackend(Protocol):
         """Score one non-empty batch; the answer has one value per row."""
 
 
+def predictor_headers(predictor: Predictor) -> dict[str, str]:
+    """HTTP headers the predictor's USING headers asks for (endpoint auth)."""
+    given = predictor.options.get("headers") or {}
+    return {str(name): str(value) for name, value in given.items()}
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         # A JSON number, as pandas and MindsDB sent it; exact text is opt-in later.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from byom.backends.allowlist import UrlAllowList
 from byom.backends.base import ModelBackend
 from byom.backends.http import HttpClient
 from byom.backends.mlflow import MlflowBackend
@@ -47,7 +48,8 @@ class Backends:
             backoff=settings.retry_backoff,
             max_wait=settings.retry_max_wait,
         )
-        self.http = HttpClient(settings.connect_timeout, retry)
+        self.allowed = UrlAllowList(settings.allowed_model_urls)
+        self.http = HttpClient(settings.connect_timeout, retry, allowed=self.allowed)
         self._by_format: dict[str, ModelBackend] = {
             "ray_server": RayServerBackend(
                 self.http, settings.train_timeout, settings.predict_timeout

@@ -14,13 +14,18 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
 from byom.backends.retry import RetryPolicy, parse_retry_after, retryable_status
 from byom.errors import ModelUnreachableError
+
+if TYPE_CHECKING:
+    from byom.backends.allowlist import UrlAllowList
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +84,11 @@ class HttpClient:
         connect_timeout: float,
         retry: RetryPolicy | None = None,
         limit: int = 64,
+        allowed: UrlAllowList | None = None,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._retry = retry or RetryPolicy()
+        self._allowed = allowed
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
@@ -102,15 +109,23 @@ class HttpClient:
         caller: str,
         *,
         repeatable: bool = True,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> HttpAnswer:
         """POST body as application/json; the last answer whatever its status.
 
         ``caller`` (such as "predictor 'p'") starts every error and log line.
         A call that must not run twice (``repeatable=False``: a training) is
-        retried only when the endpoint cannot have acted on it.
+        retried only when the endpoint cannot have acted on it. ``extra_headers``
+        (a predictor's own, such as Authorization) are sent but never logged.
         """
+        if self._allowed is not None:
+            # Checked per call too: the setting may have narrowed since CREATE.
+            self._allowed.check(url, f"{caller}: model URL")
         request_id = uuid.uuid4().hex
-        headers = {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}
+        headers = dict(extra_headers or {})
+        headers.update(
+            {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}
+        )
         tries = self._retry.tries
 
         for attempt in range(1, tries + 1):

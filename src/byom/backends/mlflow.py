@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from byom.backends.answers import NotJsonError, decode_json, suffixed_column
-from byom.backends.base import Prediction, records, to_json
+from byom.backends.base import Prediction, predictor_headers, records, to_json
 from byom.backends.http import ANSWER_EXCERPT_CHARS, HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
 from byom.errors import ModelError, NotSupportedError
@@ -61,7 +61,11 @@ class MlflowBackend:
         url = predictor.predict_url
         body = to_json(request_body(body_format(predictor), columns, rows))
         answer = await self._http.post_json(
-            url, body, self._predict_timeout, f"predictor '{predictor.name}'"
+            url,
+            body,
+            self._predict_timeout,
+            f"predictor '{predictor.name}'",
+            extra_headers=predictor_headers(predictor),
         )
         if not 200 <= answer.status < 300:
             raise _status_error(predictor, answer, columns)

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from byom.backends.answers import NotJsonError, decode_json, suffixed_column
-from byom.backends.base import Prediction, records_json, to_json
+from byom.backends.base import Prediction, predictor_headers, records_json, to_json
 from byom.backends.http import HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
 from byom.errors import ModelError
@@ -49,6 +49,7 @@ class RayServerBackend:
             self._train_timeout,
             _caller(predictor),
             repeatable=False,
+            extra_headers=predictor_headers(predictor),
         )
         if answer.status != 200 or _status(answer) != "ok":
             raise ModelError(
@@ -63,7 +64,11 @@ class RayServerBackend:
         """Score one batch and map the answer's lists onto output columns."""
         body = to_json({"df": records_json(columns, rows)})
         answer = await self._http.post_json(
-            predictor.predict_url, body, self._predict_timeout, _caller(predictor)
+            predictor.predict_url,
+            body,
+            self._predict_timeout,
+            _caller(predictor),
+            extra_headers=predictor_headers(predictor),
         )
         if answer.status != 200:
             raise _answer_error(predictor, answer, f"HTTP {answer.status}")

@@ -9,6 +9,7 @@ model with.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -29,7 +30,13 @@ _KNOWN_KEYS = {
     "engine",
     "dtype_dict",
     "body_format",
+    "headers",
 }
+
+# Headers byom sets itself on every model call; a predictor may not replace them.
+_RESERVED_HEADERS = {"content-type", "content-length", "host", "x-request-id"}
+# An HTTP header name is a token (RFC 9110, section 5.6.2).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _KNOWN_URL_KEYS = {"train", "predict"}
 
 # Keys that mean something to one format only, and that format.
@@ -65,6 +72,7 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
     else:
         _check_trained_elsewhere(using, model_format, train_url)
 
+    _check_headers(using.get("headers"))
     dtype_dict = _dtype_dict(using)
     target = _match_column(statement.target, dtype_dict, "PREDICT column")
     if not is_trainable(model_format) and len(dtype_dict) < 2:
@@ -155,6 +163,27 @@ def _urls(using: dict[str, Any]) -> tuple[str | None, str | None]:
         ):
             raise WrongArgumentsError(f"USING {key} must be an http:// or https:// URL")
     return train, predict
+
+
+def _check_headers(headers: Any) -> None:
+    if headers is None:
+        return
+    if not isinstance(headers, dict):
+        raise WrongArgumentsError(
+            'USING headers must be a JSON object such as {"Authorization": "..."}'
+        )
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise WrongArgumentsError(f"USING headers: {name!r} is not a header name")
+        if name.lower() in _RESERVED_HEADERS:
+            raise WrongArgumentsError(
+                f"USING headers: {name} is set by byom and cannot be given"
+            )
+        if not isinstance(value, str) or "\r" in value or "\n" in value:
+            # The value is a secret: the message names only the header.
+            raise WrongArgumentsError(
+                f"USING headers: the value of {name} must be a one-line string"
+            )
 
 
 def _text(using: dict[str, Any], *keys: str) -> str | None:

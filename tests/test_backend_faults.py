@@ -519,3 +519,29 @@ def test_refused_train_call_is_retried(
     )
     assert len(retry_lines(byom, dead)) == 2
     assert_other_clients_get_answers(byom)
+
+
+def test_call_stats_count_calls_rows_retries_and_errors(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    case = make_case(byom, fake, "stats", "ray_server", "join")
+    fake.script(case.name, "predict", Reply(503, b"busy", "text/plain"))
+    assert byom.query(case.sql) == case.normal_rows()
+    fake.script(case.name, "predict", Reply(400, b"bad input", "text/plain"))
+    assert error_of(byom, case.sql)[0] == 1296
+
+    found = byom.query(
+        "SELECT name, kind, calls, rows_sent, retries, errors, p50_ms, p99_ms "
+        f"FROM mindsdb.call_stats WHERE name = '{case.name}' ORDER BY kind"
+    )
+
+    assert [row[:6] for row in found] == [
+        (case.name, "predict", 2, 2 * len(JOIN_PRICES), 1, 1),
+        (case.name, "train", 1, len(generate_rows()), 0, 0),
+    ]
+    for *_, p50, p99 in found:
+        assert isinstance(p50, float) and 0 < p50 <= p99
+    byom.query(f"DROP PREDICTOR {case.name}")
+    assert (
+        byom.query(f"SELECT * FROM mindsdb.call_stats WHERE name = '{case.name}'") == []
+    )

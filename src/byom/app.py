@@ -137,6 +137,7 @@ class Byom:
             if not statement.or_replace:
                 raise AlreadyExistsError(f"Predictor '{predictor.name}' already exists")
             self.jobs.cancel(existing)
+            self.backends.stats.forget(existing)
         if predictor.integration and not self.catalog.has_integration(
             predictor.integration
         ):
@@ -210,6 +211,7 @@ class Byom:
             raise UnknownTableError(f"Predictor '{statement.name}' doesn't exist")
         self.jobs.cancel(found)
         self.catalog.delete_predictor(found.name, project)
+        self.backends.stats.forget(found)
         logger.info("predictor %s dropped", found.name)
 
     def describe_predictor(self, name: str, project: str | None) -> QueryResult:
@@ -302,6 +304,7 @@ class Byom:
                 system_tables.DATABASES,
                 system_tables.databases_rows(self.catalog.integrations()),
             ),
+            "call_stats": (system_tables.CALL_STATS, self.backends.stats.rows()),
         }
 
 

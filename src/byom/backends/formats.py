@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from byom.backends.allowlist import UrlAllowList
-from byom.backends.base import ModelBackend
+from byom.backends.base import ModelBackend, Prediction
 from byom.backends.http import HttpClient
 from byom.backends.mlflow import MlflowBackend
 from byom.backends.ray_server import RayServerBackend
 from byom.backends.retry import RetryPolicy
+from byom.backends.stats import CallStats
+from byom.catalog.records import Predictor
 from byom.errors import WrongArgumentsError
 from byom.settings import Settings
 
@@ -50,11 +54,17 @@ class Backends:
         )
         self.allowed = UrlAllowList(settings.allowed_model_urls)
         self.http = HttpClient(settings.connect_timeout, retry, allowed=self.allowed)
+        self.stats = CallStats()
         self._by_format: dict[str, ModelBackend] = {
-            "ray_server": RayServerBackend(
-                self.http, settings.train_timeout, settings.predict_timeout
+            "ray_server": _Measured(
+                RayServerBackend(
+                    self.http, settings.train_timeout, settings.predict_timeout
+                ),
+                self.stats,
             ),
-            "mlflow": MlflowBackend(self.http, settings.predict_timeout),
+            "mlflow": _Measured(
+                MlflowBackend(self.http, settings.predict_timeout), self.stats
+            ),
         }
 
     def for_format(self, name: str) -> ModelBackend:
@@ -64,3 +74,24 @@ class Backends:
     async def close(self) -> None:
         """Close the HTTP pool."""
         await self.http.close()
+
+
+class _Measured:
+    """A backend whose every call is counted in CallStats."""
+
+    def __init__(self, inner: ModelBackend, stats: CallStats) -> None:
+        self.trainable = inner.trainable
+        self._inner = inner
+        self._stats = stats
+
+    async def train(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        async with self._stats.measure(predictor, "train", len(rows)):
+            await self._inner.train(predictor, columns, rows)
+
+    async def predict(
+        self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> Prediction:
+        async with self._stats.measure(predictor, "predict", len(rows)):
+            return await self._inner.predict(predictor, columns, rows)

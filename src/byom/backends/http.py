@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from byom.backends.retry import RetryPolicy, parse_retry_after, retryable_status
+from byom.backends.stats import note_retry
 from byom.errors import ModelUnreachableError
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class HttpClient:
                 wait = self._retry.wait(attempt, parse_retry_after(answer.retry_after))
                 reason = f"HTTP {answer.status}"
 
+            note_retry()
             logger.warning(
                 "%s: %s gave %s; try %d of %d in %.2f s (request %s)",
                 caller,

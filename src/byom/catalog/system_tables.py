@@ -1,4 +1,6 @@
-"""The catalog as tables: ``mindsdb.predictors``, ``mindsdb.models``, ``databases``.
+"""The catalog as tables: ``mindsdb.predictors``, ``models``, ``databases``, ...
+
+``call_stats`` comes from the model backends' counters (``backends.stats``).
 
 Column sets follow MindsDB's, so scripts that poll ``SELECT status, error FROM
 mindsdb.predictors WHERE name = 'm'`` keep working. Nothing here ever shows a
@@ -64,6 +66,17 @@ DATABASES: list[Column] = [
     ("user", SqlType.VAR_STRING),
 ]
 
+CALL_STATS: list[Column] = [
+    ("name", SqlType.VAR_STRING),
+    ("kind", SqlType.VAR_STRING),
+    ("calls", SqlType.LONGLONG),
+    ("rows_sent", SqlType.LONGLONG),
+    ("retries", SqlType.LONGLONG),
+    ("errors", SqlType.LONGLONG),
+    ("p50_ms", SqlType.DOUBLE),
+    ("p99_ms", SqlType.DOUBLE),
+]
+
 DESCRIBE: list[Column] = [
     ("name", SqlType.VAR_STRING),
     ("status", SqlType.VAR_STRING),
@@ -83,7 +96,12 @@ DESCRIBE: list[Column] = [
     ("error", SqlType.VAR_STRING),
 ]
 
-SYSTEM_TABLES = {"predictors": PREDICTORS, "models": MODELS, "databases": DATABASES}
+SYSTEM_TABLES = {
+    "predictors": PREDICTORS,
+    "models": MODELS,
+    "databases": DATABASES,
+    "call_stats": CALL_STATS,
+}
 
 
 def public_options(options: dict[str, Any]) -> dict[str, Any]:

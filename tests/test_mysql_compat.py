@@ -156,3 +156,45 @@ def _create_sql(name: str, model: GatedModel) -> str:
         '"initial_price": "integer", "rental_price": "integer"}, '
         "format = 'ray_server'"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("SYSTEM", "SYSTEM", id="system"),
+        pytest.param("system", "SYSTEM", id="system-lower-case"),
+        pytest.param("Europe/Paris", "Europe/Paris", id="named"),
+        pytest.param("+05:30", "+05:30", id="offset"),
+        pytest.param("UTC", "UTC", id="utc"),
+    ],
+)
+def test_time_zones_clients_send_keep_the_session_working(
+    byom: ByomProcess, value: str, shown: str
+) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f"SET time_zone = '{value}'")
+        cursor.execute("SELECT @@time_zone")
+        assert cursor.fetchall() == ((shown,),)
+        cursor.execute("SELECT 1")
+        assert cursor.fetchall() == ((1,),)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Mars/Olympus_Mons", id="unknown-name"),
+        pytest.param("+15:00", id="offset-too-large"),
+        pytest.param("+01:75", id="bad-minutes"),
+        pytest.param("../../etc/passwd", id="path"),
+    ],
+)
+def test_unknown_time_zone_fails_the_set_only(byom: ByomProcess, value: str) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.MySQLError) as caught:
+            cursor.execute(f"SET time_zone = '{value}'")
+        assert caught.value.args == (
+            1298,
+            f"Unknown or incorrect time zone: '{value}'",
+        )
+        cursor.execute("SELECT @@time_zone, 1")
+        assert cursor.fetchall() == (("SYSTEM", 1),)

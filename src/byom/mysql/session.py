@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import re
+from datetime import tzinfo
 from typing import Any
 
 from mysql_mimic.connection import Connection
@@ -33,6 +34,7 @@ from byom.catalog.records import DEFAULT_PROJECT
 from byom.errors import NotSupportedError, SqlSyntaxError
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.results import typed_result
+from byom.mysql.time_zones import SYSTEM, checked_time_zone, resolve_time_zone
 from byom.sql.grammar import parse_statement
 from byom.sql.show import show_predictors_query
 from byom.sql.statements import (
@@ -57,6 +59,8 @@ _VARIABLES: dict[str, VariableSchema] = {
     "version": (str, "8.0.29-byom", False),
     "version_comment": (str, f"byom {__version__}", False),
     "sql_mode": (str, _SQL_MODE, True),
+    # Checked when SET, so a bad zone fails that SET and not every later query.
+    "time_zone": (checked_time_zone, SYSTEM, True),
 }
 _GLOBAL_VARIABLES = GlobalVariables(_VARIABLES)
 _ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
@@ -83,6 +87,11 @@ class ByomSession(Session):
         logger.info(
             "connection %d: opened by %s", connection.connection_id, self.username
         )
+
+    def timezone(self) -> tzinfo:  # type: ignore[override]
+        # Mimic's version knows only UTC and offsets; it only passes the result
+        # to datetime.now(), which takes any tzinfo.
+        return resolve_time_zone(str(self.variables.get("time_zone")))
 
     async def close(self) -> None:
         if self._connection is not None:

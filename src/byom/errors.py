@@ -11,6 +11,7 @@ packets in one place (``byom.mysql.session``)::
     ├── UnknownTableError          1146 42S02  no such table or predictor
     ├── UnknownColumnError         1054 42S22  no such column
     ├── AmbiguousColumnError       1052 23000  a column name matches two tables
+    ├── NotUniqueTableError        1066 42000  two tables share one alias
     ├── AlreadyExistsError         1050 42S01  integration or predictor exists
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
     │   └── ModelUrlNotAllowedError 1210 HY000 a model URL outside the allow-list
@@ -79,6 +80,13 @@ class AmbiguousColumnError(ByomError):
 
     code = 1052
     sqlstate = "23000"
+
+
+class NotUniqueTableError(ByomError):
+    """Two tables of one query go by the same name or alias."""
+
+    code = 1066
+    sqlstate = "42000"
 
 
 class AlreadyExistsError(ByomError):

@@ -92,6 +92,7 @@ def _register_sqlstates() -> None:
         errors.UnknownTableError,
         errors.UnknownColumnError,
         errors.AmbiguousColumnError,
+        errors.NotUniqueTableError,
         errors.AlreadyExistsError,
         errors.AccessDeniedError,
     ):

@@ -41,7 +41,8 @@ class SinglePredictPlan:
 
     ``inputs`` is the one row sent (every model input; missing ones are None).
     With ``star`` set, extra columns the model answers are appended to outputs.
-    ``empty`` plans (``WHERE 1 = 0``) return the columns and no row.
+    ``empty`` plans (``WHERE 1 = 0``, ``LIMIT 0``, an ``OFFSET`` past the row)
+    return the columns and no row.
     """
 
     predictor: Predictor

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
@@ -23,6 +24,7 @@ from byom.catalog.system_tables import SYSTEM_TABLES
 from byom.errors import (
     AmbiguousColumnError,
     NotSupportedError,
+    NotUniqueTableError,
     UnknownColumnError,
     UnknownDatabaseError,
     UnknownTableError,
@@ -37,6 +39,7 @@ from byom.planning.plan import (
     SinglePredictPlan,
 )
 from byom.planning.predictor_columns import output_type, predictor_columns
+from byom.planning.source_sql import escape_like_backslashes, quote_identifiers
 from byom.settings import Settings
 from byom.sources.registry import Sources
 from byom.types import SqlType, from_value
@@ -78,6 +81,10 @@ class Planner:
         tables: a catalog plan. One integration's tables: the query runs there.
         """
         tables = _tables(query)
+        if self._reads_a_predictor(_direct_tables(query, tables), database):
+            # Before resolving the tables of a subquery, whose names would be
+            # read as the predictor's project and fail with a misleading error.
+            _refuse_subqueries(query)
         refs = [self._resolve(table, database) for table in tables]
         predictors = [r for r in refs if isinstance(r, _PredictorRef)]
         systems = [r for r in refs if isinstance(r, _SystemTable)]
@@ -116,6 +123,10 @@ class Planner:
                 "other combinations are not supported yet"
             )
         return await self._plan_join(query, sources[0], predictors[0])
+
+    def _reads_a_predictor(self, tables: list[exp.Table], database: str | None) -> bool:
+        refs = [self._resolve(table, database) for table in tables]
+        return any(isinstance(ref, _PredictorRef) for ref in refs)
 
     def _plan_passthrough(
         self,
@@ -184,6 +195,7 @@ class Planner:
         self, select: exp.Select, table: _SourceTable, model: _PredictorRef
     ) -> JoinPlan:
         predictor = model.predictor
+        _refuse_same_alias(table, model)
         _refuse_clauses(select, ("group", "having", "distinct", "windows"))
         for join in select.args.get("joins") or []:
             if join.args.get("on") or join.args.get("using"):
@@ -203,13 +215,12 @@ class Planner:
 
         pushed: list[exp.Expression] = []
         for condition in _conjuncts(select.args.get("where")):
-            if resolver.only_table(condition):
-                pushed.append(resolver.qualify(condition.copy()))
-            else:
+            if resolver.reads_model(condition):
                 raise NotSupportedError(
                     "a WHERE condition on predictor columns in a JOIN is not "
                     f"supported yet: {condition.sql('mysql')}"
                 )
+            pushed.append(resolver.qualify(condition.copy()))
 
         fetched: list[str] = []
         outputs: list[OutputColumn] = []
@@ -230,11 +241,14 @@ class Planner:
         if pushed:
             fetch = fetch.where(exp.and_(*pushed))
         fetch = _push_order_and_limit(select, fetch, resolver)
+        pushed_sql = quote_identifiers(
+            escape_like_backslashes(fetch, source.dialect), source.dialect
+        )
 
         return JoinPlan(
             predictor=predictor,
             source=table.integration,
-            fetch_sql=fetch.sql(dialect=source.dialect),
+            fetch_sql=pushed_sql.sql(dialect=source.dialect),
             model_inputs=model_inputs,
             outputs=outputs,
             batch_rows=self._settings.batch_rows,
@@ -293,14 +307,20 @@ class _Resolver:
         inputs = {c.lower() for c in self.model.predictor.inputs}
         return name not in inputs
 
-    def only_table(self, condition: exp.Expression) -> bool:
-        """True when every column the condition reads belongs to the table."""
-        columns = list(condition.find_all(exp.Column))
-        return bool(columns) and all(self.side(c) == "table" for c in columns)
+    def reads_model(self, condition: exp.Expression) -> bool:
+        """True when the condition reads a predictor column (a constant does not)."""
+        columns = condition.find_all(exp.Column)
+        return any(self.side(column) == "model" for column in columns)
 
     def qualify(self, condition: exp.Expression) -> exp.Expression:
-        """Point every column of a table-only condition at the fetch's alias."""
+        """Write every column of a table-only condition as the fetch does.
+
+        That is the fetch's alias and the table's own spelling of the name, as
+        a source with case-sensitive names needs.
+        """
         for column in condition.find_all(exp.Column):
+            real = self.table_types[column.name.lower()][0]
+            column.set("this", exp.to_identifier(real))
             column.set("table", exp.to_identifier(self.table.alias))
             column.set("db", None)
             column.set("catalog", None)
@@ -407,8 +427,7 @@ def _plan_single(select: exp.Select, model: _PredictorRef) -> SinglePredictPlan:
         column = _single_column(real, predictor, given)
         outputs.append(_renamed(column, item.alias_or_name))
 
-    if select.args.get("limit") is not None and _limit_is_zero(select):
-        empty = True
+    empty = empty or _skips_the_one_row(select)
     return SinglePredictPlan(predictor, inputs, outputs, star=star, empty=empty)
 
 
@@ -445,6 +464,11 @@ def _equalities(condition: exp.Expression, predictor: Predictor) -> dict[str, An
                 f"'{real}' is what predictor '{predictor.name}' predicts; "
                 "it cannot be given as an input"
             )
+        if real not in predictor.inputs:
+            raise NotSupportedError(
+                f"'{real}' is an output of predictor '{predictor.name}', not an "
+                "input; a WHERE condition on it is not supported yet"
+            )
         if real in given:
             raise NotSupportedError(f"column '{real}' is given twice in the WHERE")
         given[real] = _literal(literal, part)
@@ -452,9 +476,8 @@ def _equalities(condition: exp.Expression, predictor: Predictor) -> dict[str, An
 
 
 def _literal(node: exp.Expression, context: exp.Expression) -> Any:
-    negative = isinstance(node, exp.Neg)
-    if negative:
-        node = node.this
+    if isinstance(node, exp.Neg):
+        return _negated(_literal(node.this, context), context)
     if isinstance(node, exp.Null):
         return None
     if isinstance(node, exp.Boolean):
@@ -462,13 +485,27 @@ def _literal(node: exp.Expression, context: exp.Expression) -> Any:
     if isinstance(node, exp.Literal):
         if node.is_string:
             return node.this
-        text = ("-" if negative else "") + node.this
         try:
-            return int(text)
+            return int(node.this)
         except ValueError:
-            return float(text)
+            return float(node.this)
     raise NotSupportedError(
         f"expected a constant value in the WHERE, got: {context.sql('mysql')}"
+    )
+
+
+def _negated(value: Any, context: exp.Expression) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return -int(value)  # MySQL: -TRUE is the integer -1
+    if isinstance(value, int | float):
+        return -value
+    # MySQL would read the string as a number first, with its own rules for
+    # text that is not one; the user can write the number instead.
+    raise NotSupportedError(
+        "a minus sign before a string is not supported in the WHERE; write the "
+        f"number without quotes: {context.sql('mysql')}"
     )
 
 
@@ -512,12 +549,8 @@ def _push_order_and_limit(
     # predictor neither adds nor drops rows, so the source may order and cut.
     order = select.args.get("order")
     if order is not None:
-        for ordered in order.expressions:
-            if not resolver.only_table(ordered.this):
-                raise NotSupportedError(
-                    "ORDER BY a predictor column in a JOIN is not supported yet"
-                )
-        fetch.set("order", resolver.qualify(order.copy()))
+        keys = [_pushed_order_key(o, select, resolver) for o in order.expressions]
+        fetch.set("order", exp.Order(expressions=keys))
     for clause in ("limit", "offset"):
         value = select.args.get(clause)
         if value is not None:
@@ -525,12 +558,114 @@ def _push_order_and_limit(
     return fetch
 
 
+def _pushed_order_key(
+    ordered: exp.Ordered, select: exp.Select, resolver: _Resolver
+) -> exp.Ordered:
+    key = _order_key_target(ordered.this, select)
+    if resolver.reads_model(key):
+        raise NotSupportedError(
+            "ORDER BY a predictor column in a JOIN is not supported yet"
+        )
+    if key.find(exp.Column) is None:
+        raise NotSupportedError(
+            "ORDER BY an expression that reads no table column is not supported "
+            f"in a JOIN yet: {ordered.this.sql('mysql')}"
+        )
+
+    pushed = ordered.copy()
+    pushed.set("this", resolver.qualify(key.copy()))
+    return pushed
+
+
+def _order_key_target(key: exp.Expression, select: exp.Select) -> exp.Expression:
+    """What an ORDER BY key names: a select item by position or alias, or itself.
+
+    As in MySQL, a bare name is looked up among the select aliases before the
+    table's columns, so ``SELECT tb.x AS sqft ... ORDER BY sqft`` orders by the
+    prediction; inside an expression, names are columns.
+    """
+    items = select.expressions
+    if key.is_int:
+        position = int(key.name)
+        if not 1 <= position <= len(items):
+            raise UnknownColumnError(f"Unknown column '{position}' in 'order clause'")
+        return _item_expression(items[position - 1])
+    if isinstance(key, exp.Column) and not key.table:
+        for item in items:
+            if isinstance(item, exp.Alias) and item.alias.lower() == key.name.lower():
+                return _item_expression(item)
+    return key
+
+
+def _item_expression(item: exp.Expression) -> exp.Expression:
+    node = item.unalias()
+    if not isinstance(node, exp.Expression) or node.find(exp.Star) is not None:
+        raise NotSupportedError(
+            "ORDER BY the position of a * in the select list is not supported in "
+            "a JOIN yet; name the column"
+        )
+    return node
+
+
+# How the refusals name a clause, by its key in sqlglot's Select.
+_CLAUSES = {
+    "group": "GROUP BY",
+    "having": "HAVING",
+    "order": "ORDER BY",
+    "distinct": "DISTINCT",
+    "windows": "WINDOW",
+}
+
+
 def _refuse_clauses(select: exp.Select, clauses: tuple[str, ...]) -> None:
     for clause in clauses:
         if select.args.get(clause):
             raise NotSupportedError(
-                f"{clause.upper()} in a query on a predictor is not supported yet"
+                f"{_CLAUSES[clause]} in a query on a predictor is not supported yet"
             )
+
+
+# Where a subquery sits, by the key of the Select argument holding it.
+_PLACES = {
+    "expressions": "the select list",
+    "from_": "FROM",
+    "joins": "FROM",
+    "where": "the WHERE",
+    "order": "ORDER BY",
+    "with_": "a WITH clause",
+}
+
+
+def _refuse_subqueries(query: exp.Expr) -> None:
+    for nested in query.find_all(exp.Query):
+        if nested is query:
+            continue
+        place = _PLACES.get(_clause_of(nested, query), "the query")
+        raise NotSupportedError(
+            f"subqueries in {place} of a query on a predictor are not supported "
+            f"yet: {nested.sql('mysql')}"
+        )
+
+
+def _clause_of(node: exp.Expr, query: exp.Expr) -> str:
+    while node.parent is not None and node.parent is not query:
+        node = node.parent
+    return node.arg_key or ""
+
+
+def _direct_tables(query: exp.Expression, tables: list[exp.Table]) -> list[exp.Table]:
+    """The tables named in the query's own FROM and JOINs (not its CTEs)."""
+    if not isinstance(query, exp.Select):
+        return []
+    parts = [query.args.get("from_"), *(query.args.get("joins") or [])]
+    named = [part.this for part in parts if part is not None]
+    return [table for table in tables if any(table is node for node in named)]
+
+
+def _refuse_same_alias(table: _SourceTable, model: _PredictorRef) -> None:
+    # Qualifiers are matched without regard to case, so t and T are one alias.
+    if table.alias.lower() == model.alias.lower():
+        raise NotUniqueTableError(f"Not unique table/alias: '{model.alias}'")
 
 
 def _conjuncts(where: exp.Where | None) -> list[exp.Expression]:
@@ -546,19 +681,42 @@ def _conjuncts_of(condition: exp.Expression) -> list[exp.Expression]:
 
 
 def _is_false(condition: exp.Expression) -> bool:
-    # Clients probe a table's columns with WHERE 1 = 0 (or FALSE).
+    # Clients probe a table's columns with WHERE 1 = 0 (or FALSE). Numbers are
+    # compared by value, as MySQL does (1 = 1.0 is true); other constants are
+    # left to the refusal of conditions that give no input.
     if isinstance(condition, exp.Boolean):
         return not condition.this
     if isinstance(condition, exp.EQ):
-        left, right = condition.this, condition.expression
-        return (
-            isinstance(left, exp.Literal)
-            and isinstance(right, exp.Literal)
-            and left.this != right.this
-        )
+        left, right = _number(condition.this), _number(condition.expression)
+        return left is not None and right is not None and left != right
     return False
 
 
-def _limit_is_zero(select: exp.Select) -> bool:
-    limit = select.args["limit"].expression
-    return isinstance(limit, exp.Literal) and limit.this == "0"
+def _number(node: exp.Expression) -> Decimal | None:
+    """The exact value of a numeric constant (TRUE is 1), or None for others."""
+    if isinstance(node, exp.Neg):
+        value = _number(node.this)
+        return None if value is None else -value
+    if isinstance(node, exp.Boolean):
+        return Decimal(int(bool(node.this)))
+    if isinstance(node, exp.Literal) and node.is_number:
+        return Decimal(node.this)
+    return None
+
+
+def _skips_the_one_row(select: exp.Select) -> bool:
+    # A single prediction is one row: LIMIT 0 or any OFFSET leaves none of it.
+    limit, offset = _row_count(select, "limit"), _row_count(select, "offset")
+    return limit == 0 or (offset is not None and offset > 0)
+
+
+def _row_count(select: exp.Select, clause: str) -> int | None:
+    node = select.args.get(clause)
+    if node is None:
+        return None
+    value = node.expression
+    if not value.is_int:
+        raise NotSupportedError(
+            f"{clause.upper()} must be a whole number, got: {value.sql('mysql')}"
+        )
+    return int(value.name)

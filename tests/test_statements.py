@@ -160,6 +160,7 @@ def test_describe_predictor(trained: ByomProcess, model: ControlledModel) -> Non
             "format",
             "target",
             "inputs",
+            "outputs",
             "predict_url",
             "train_url",
             "integration",
@@ -175,6 +176,9 @@ def test_describe_predictor(trained: ByomProcess, model: ControlledModel) -> Non
         "format": "ray_server",
         "target": "number_of_rooms",
         "inputs": "initial_price, rental_price",
+        "outputs": "number_of_rooms bigint, number_of_rooms_confidence double, "
+        "number_of_rooms_min double, number_of_rooms_max double, "
+        "number_of_rooms_anomaly tinyint",
         "predict_url": model.url("/predict"),
         "train_url": model.url("/train"),
         "integration": "mydb",

@@ -217,7 +217,14 @@ class Byom:
     def describe_predictor(self, name: str, project: str | None) -> QueryResult:
         """The definition and state of one predictor, as one row."""
         predictor = self.catalog.predictor(name, _project(project))
-        return _static(system_tables.DESCRIBE, system_tables.describe_rows(predictor))
+        outputs = [
+            (column, output_type(predictor, column))
+            for column in predictor_columns(predictor)
+            if column not in predictor.inputs
+        ]
+        return _static(
+            system_tables.DESCRIBE, system_tables.describe_rows(predictor, outputs)
+        )
 
     # Queries
 

@@ -31,7 +31,9 @@ _KNOWN_KEYS = {
     "dtype_dict",
     "body_format",
     "headers",
+    "on_error",
 }
+ON_ERROR_CHOICES = ("error", "null")
 
 # Headers byom sets itself on every model call; a predictor may not replace them.
 _RESERVED_HEADERS = {"content-type", "content-length", "host", "x-request-id"}
@@ -73,6 +75,7 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
         _check_trained_elsewhere(using, model_format, train_url)
 
     _check_headers(using.get("headers"))
+    _check_on_error(using)
     dtype_dict = _dtype_dict(using)
     target = _match_column(statement.target, dtype_dict, "PREDICT column")
     if not is_trainable(model_format) and len(dtype_dict) < 2:
@@ -163,6 +166,15 @@ def _urls(using: dict[str, Any]) -> tuple[str | None, str | None]:
         ):
             raise WrongArgumentsError(f"USING {key} must be an http:// or https:// URL")
     return train, predict
+
+
+def _check_on_error(using: dict[str, Any]) -> None:
+    choice = _text(using, "on_error")
+    if choice is not None and choice.lower() not in ON_ERROR_CHOICES:
+        raise WrongArgumentsError(
+            f"USING on_error = '{choice}' is unknown; use one of: "
+            + ", ".join(ON_ERROR_CHOICES)
+        )
 
 
 def _check_headers(headers: Any) -> None:

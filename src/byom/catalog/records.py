@@ -39,6 +39,8 @@ class Predictor:
     version that answers queries (``generating``, ``training``, ``complete``,
     ``error``); ``update_status`` tracks a RETRAIN of it (``up_to_date``,
     ``updating``, ``update_failed``), which never stops the current version.
+    ``outputs`` maps each column a predict-only model answered when it was
+    checked at CREATE to the MySQL type of its value.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Predictor:
     project: str = DEFAULT_PROJECT
     options: dict[str, Any] = field(default_factory=dict)
     column_types: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
     status: str = "generating"
     error: str | None = None
     training_rows: int | None = None
@@ -65,6 +68,11 @@ class Predictor:
     def inputs(self) -> list[str]:
         """The feature columns the model takes: dtype_dict keys minus the target."""
         return [c for c in self.dtype_dict if c.lower() != self.target.lower()]
+
+    @property
+    def on_error(self) -> str:
+        """What a failed predict call gives: 'error' (the query fails) or 'null'."""
+        return str(self.options.get("on_error", "error")).lower()
 
     def replace(self, **changes: Any) -> Predictor:
         """Return a copy with some fields changed."""

@@ -17,7 +17,7 @@ import orjson
 from byom import __version__
 from byom.backends.http import redact_url
 from byom.catalog.records import DEFAULT_PROJECT, Integration, Predictor
-from byom.types import SqlType
+from byom.types import SqlType, type_name
 
 Column = tuple[str, SqlType]
 Row = tuple[Any, ...]
@@ -83,6 +83,7 @@ DESCRIBE: list[Column] = [
     ("format", SqlType.VAR_STRING),
     ("target", SqlType.VAR_STRING),
     ("inputs", SqlType.VAR_STRING),
+    ("outputs", SqlType.VAR_STRING),
     ("predict_url", SqlType.VAR_STRING),
     ("train_url", SqlType.VAR_STRING),
     ("integration", SqlType.VAR_STRING),
@@ -186,8 +187,8 @@ def databases_rows(integrations: list[Integration]) -> list[Row]:
     return rows
 
 
-def describe_rows(predictor: Predictor) -> list[Row]:
-    """The one row of ``DESCRIBE PREDICTOR name``."""
+def describe_rows(predictor: Predictor, outputs: list[Column]) -> list[Row]:
+    """The one row of ``DESCRIBE PREDICTOR name``; outputs with their types."""
     return [
         (
             predictor.name,
@@ -195,6 +196,7 @@ def describe_rows(predictor: Predictor) -> list[Row]:
             predictor.format,
             predictor.target,
             ", ".join(predictor.inputs),
+            ", ".join(f"{name} {type_name(kind)}" for name, kind in outputs),
             redact_url(predictor.predict_url),
             redact_url(predictor.train_url) if predictor.train_url else None,
             predictor.integration,

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from byom.backends.base import Prediction
+from byom.backends.base import ModelBackend, Prediction
 from byom.backends.formats import Backends
+from byom.catalog.records import Predictor
 from byom.errors import ModelError, PredictorNotReadyError
 from byom.execution.pipeline import ordered_map
 from byom.planning.plan import (
@@ -24,6 +25,7 @@ from byom.planning.plan import (
     PredictorPlan,
     SinglePredictPlan,
 )
+from byom.planning.predictor_columns import ERROR_SUFFIX
 from byom.sources.registry import Sources
 from byom.sources.source import RowBatch
 from byom.types import SqlType, cast_value, common_type
@@ -65,8 +67,8 @@ class Executor:
         predictor = plan.predictor
         columns = list(plan.inputs)
         backend = self._backends.for_format(predictor.format)
-        prediction = await backend.predict(
-            predictor, columns, [tuple(plan.inputs.values())]
+        prediction = await _predict(
+            backend, predictor, columns, [tuple(plan.inputs.values())]
         )
         if plan.star:
             known = {c.key for c in outputs if c.origin == "model"} | set(plan.inputs)
@@ -90,7 +92,7 @@ class Executor:
                 return []
             started = time.monotonic()
             inputs = [tuple(row[i] for i in positions) for row in batch.rows]
-            prediction = await backend.predict(plan.predictor, names, inputs)
+            prediction = await _predict(backend, plan.predictor, names, inputs)
             logger.debug(
                 "predictor %s: scored %d rows in %.3f s",
                 plan.predictor.name,
@@ -118,6 +120,36 @@ class Executor:
                 await stream.aclose()
 
         return QueryResult(columns, batches())
+
+
+async def _predict(
+    backend: ModelBackend,
+    predictor: Predictor,
+    columns: list[str],
+    rows: list[Row],
+) -> Prediction:
+    """One predict call; with on_error = 'null', a failure becomes NULL rows.
+
+    The error text goes into ``<target>_error`` for every row of the batch, so
+    the query goes on and the user sees which rows were not scored and why.
+    """
+    try:
+        return await backend.predict(predictor, columns, rows)
+    except ModelError as exc:
+        if predictor.on_error != "null":
+            raise
+        logger.warning(
+            "predictor %s: batch of %d rows left NULL: %s",
+            predictor.name,
+            len(rows),
+            exc.message,
+        )
+        return Prediction(
+            {
+                predictor.target: [None] * len(rows),
+                predictor.target + ERROR_SUFFIX: [exc.message] * len(rows),
+            }
+        )
 
 
 def _require_ready(plan: PredictorPlan) -> None:

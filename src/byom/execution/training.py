@@ -112,7 +112,11 @@ async def _probe(
             f"column(s): {', '.join(missing)}"
         )
     row = tuple(sample.rows[0][by_lower[c.lower()]] for c in predictor.inputs)
-    await backend.predict(predictor, predictor.inputs, [row])
+    prediction = await backend.predict(predictor, predictor.inputs, [row])
+    # What the model answered is its contract: DESCRIBE and SELECT * show it.
+    outputs = {
+        key: common_type(values).value for key, values in prediction.columns.items()
+    }
 
     column_types = {
         column: common_type([sample.rows[0][index]]).value
@@ -120,5 +124,9 @@ async def _probe(
         if sample.rows[0][index] is not None
     }
     return predictor.replace(
-        status="complete", error=None, column_types=column_types, trained_at=now()
+        status="complete",
+        error=None,
+        column_types=column_types,
+        outputs=outputs,
+        trained_at=now(),
     )

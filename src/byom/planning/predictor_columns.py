@@ -3,7 +3,9 @@
 As in MindsDB, a predictor for target ``t`` has every ``dtype_dict`` key as a
 column (inputs echo what was given, ``t`` holds the prediction) plus
 ``t_confidence``, ``t_min``, ``t_max`` and ``t_anomaly``, filled when the model
-answers ``confidence``, ``lower``, ``upper`` or ``anomaly``.
+answers ``confidence``, ``lower``, ``upper`` or ``anomaly``. Other columns the
+model answered when it was checked at CREATE follow, then ``t_error`` for a
+predictor with ``USING on_error = 'null'``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ EXTRA_SUFFIXES: dict[str, SqlType] = {
 _LOOSE = {"categorical", "binary", "tags"}
 
 
+ERROR_SUFFIX = "_error"
+
+
 def predictor_columns(predictor: Predictor) -> list[str]:
     """Every column of the predictor's table, in order."""
-    extras = [predictor.target + suffix for suffix in EXTRA_SUFFIXES]
-    return list(predictor.dtype_dict) + extras
+    columns = list(predictor.dtype_dict)
+    columns += [predictor.target + suffix for suffix in EXTRA_SUFFIXES]
+    known = {c.lower() for c in columns}
+    columns += [c for c in predictor.outputs if c.lower() not in known]
+    if predictor.on_error == "null":
+        columns.append(predictor.target + ERROR_SUFFIX)
+    return columns
 
 
 def output_type(predictor: Predictor, column: str) -> SqlType:
@@ -35,7 +45,8 @@ def output_type(predictor: Predictor, column: str) -> SqlType:
             return kind
     dtype = predictor.dtype_dict.get(column)
     if dtype is None:
-        return SqlType.VAR_STRING
+        found = SqlType(predictor.outputs.get(column, SqlType.VAR_STRING.value))
+        return SqlType.VAR_STRING if found is SqlType.NULL else found
     learnt = predictor.column_types.get(column)
     if dtype in _LOOSE and learnt is not None:
         return SqlType(learnt)

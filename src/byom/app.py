@@ -7,6 +7,7 @@ planner and the executor live once per process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -26,6 +27,7 @@ from byom.errors import (
     UnknownTableError,
     WrongArgumentsError,
 )
+from byom.execution.deadline import before, bounded
 from byom.execution.executor import Executor, QueryResult
 from byom.execution.jobs import TrainingJobs
 from byom.execution.local_sql import Table, run_local
@@ -228,8 +230,25 @@ class Byom:
 
     # Queries
 
-    async def select(self, query: exp.Expression, database: str | None) -> QueryResult:
-        """Run a query: predictions, catalog tables, or an integration's tables."""
+    async def select(
+        self,
+        query: exp.Expression,
+        database: str | None,
+        timeout: float | None = None,
+    ) -> QueryResult:
+        """Run a query: predictions, catalog tables, or an integration's tables.
+
+        ``timeout`` (seconds; None: the query_timeout setting, 0: no limit)
+        bounds the whole query, the rows it streams included.
+        """
+        seconds = self.settings.query_timeout if timeout is None else timeout
+        if seconds <= 0:
+            return await self._select(query, database)
+        deadline = asyncio.get_running_loop().time() + seconds
+        result = await before(deadline, seconds, self._select(query, database))
+        return QueryResult(result.columns, bounded(result.batches, deadline, seconds))
+
+    async def _select(self, query: exp.Expression, database: str | None) -> QueryResult:
         plan = await self.planner.plan(query, database)
         if isinstance(plan, CatalogPlan):
             return run_local(plan.query, DEFAULT_PROJECT, self._catalog_tables())

@@ -16,7 +16,8 @@ packets in one place (``byom.mysql.session``)::
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
     │   └── ModelUrlNotAllowedError 1210 HY000 a model URL outside the allow-list
     ├── AccessDeniedError          1045 28000  login refused
-    ├── QueryKilledError           3169 HY000  KILL QUERY or a query timeout
+    ├── QueryKilledError           3169 HY000  KILL QUERY
+    ├── QueryTimeoutError          3024 HY000  the query ran past its time limit
     ├── PredictorNotReadyError     1105 HY000  still training, or training failed
     ├── SourceError                1429 HY000  a data source failed or refused us
     └── ModelError                 1296 HY000  a model endpoint failed
@@ -115,9 +116,16 @@ class AccessDeniedError(ByomError):
 
 
 class QueryKilledError(ByomError):
-    """The query was cancelled by KILL QUERY or ran past its timeout."""
+    """The query was cancelled by KILL QUERY."""
 
     code = 3169
+    sqlstate = "HY000"
+
+
+class QueryTimeoutError(ByomError):
+    """The query ran past ``query_timeout`` or the session's max_execution_time."""
+
+    code = 3024
     sqlstate = "HY000"
 
 

@@ -81,6 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the train call of CREATE PREDICTOR may take.",
     ),
     Setting(
+        "query_timeout",
+        float,
+        0.0,
+        "Seconds a query may run, streaming its rows included, before it fails "
+        "with error 3024 (0: no limit). SET max_execution_time (in ms) overrides "
+        "it for a session.",
+    ),
+    Setting(
         "training_wait",
         float,
         60.0,
@@ -146,6 +154,7 @@ class Settings:
     connect_timeout: float = 5.0
     predict_timeout: float = 55.0
     train_timeout: float = 600.0
+    query_timeout: float = 0.0
     training_wait: float = 60.0
     retries: int = 3
     retry_backoff: float = 0.2
@@ -164,8 +173,9 @@ class Settings:
         ):
             if getattr(self, name) < (0 if name == "port" else 1):
                 raise ValueError(f"{name} must be a positive number")
-        if self.training_wait < 0:
-            raise ValueError("training_wait must be 0 or more seconds")
+        for name in ("training_wait", "query_timeout"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more seconds")
         for name in ("connect_timeout", "predict_timeout", "train_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be more than 0 seconds")

@@ -133,9 +133,16 @@ class ByomSession(Session):
         self, expression: exp.Expression, sql: str, attrs: dict[str, str]
     ) -> AllowedResult:
         if isinstance(expression, exp.Query):
-            result = await self.app.select(expression, self.database)
+            result = await self.app.select(
+                expression, self.database, self._query_timeout()
+            )
             return typed_result(result.columns, result.batches)
         raise NotSupportedError(f"this statement is not supported: {_first_words(sql)}")
+
+    def _query_timeout(self) -> float | None:
+        # MySQL's own per-session limit, in ms; 0 leaves the server's setting.
+        limit = int(self.variables.get("max_execution_time") or 0)
+        return limit / 1000 if limit > 0 else None
 
     async def schema(self) -> dict[str, Any]:
         return await self.app.schema()

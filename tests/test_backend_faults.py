@@ -545,3 +545,62 @@ def test_call_stats_count_calls_rows_retries_and_errors(
     assert (
         byom.query(f"SELECT * FROM mindsdb.call_stats WHERE name = '{case.name}'") == []
     )
+
+
+@pytest.mark.parametrize(
+    ("label", "reply", "answer"),
+    [
+        pytest.param(
+            "not_json",
+            Reply(200, b"<html>proxy login</html>", "text/html"),
+            "HTTP 200: <html>proxy login</html>",
+            id="not-json",
+        ),
+        pytest.param(
+            "not_ok",
+            Reply(200, b'{"status": "failed", "detail": "no rows"}'),
+            'HTTP 200: {"status": "failed", "detail": "no rows"}',
+            id="status-not-ok",
+        ),
+        pytest.param(
+            "no_status", Reply(200, b"{}"), "HTTP 200: {}", id="missing-status"
+        ),
+        pytest.param(
+            "teapot",
+            Reply(418, b'{"status": "ok"}'),
+            'HTTP 418: {"status": "ok"}',
+            id="ok-body-with-error-status",
+        ),
+    ],
+)
+def test_train_answer_that_breaks_the_contract_fails_the_predictor(
+    byom: ByomProcess, fake: ScriptedEndpoints, label: str, reply: Reply, answer: str
+) -> None:
+    name = f"train_{label}"
+    train_url = fake.url(f"/{name}/train")
+    fake.script(name, "train", reply)
+    message = f"training predictor '{name}' failed: {train_url} answered {answer}"
+
+    sql = create_sql(name, "ray_server", endpoint(fake, name, "ray_server"))
+
+    assert error_of(byom, sql) == (1296, message)
+    assert byom.query(
+        f"SELECT status, error FROM mindsdb.predictors WHERE name = '{name}'"
+    ) == [("error", message)]
+    assert len(fake.calls(name, "train")) == 1
+    assert_other_clients_get_answers(byom)
+
+
+def test_slow_train_answer_within_its_timeout_completes(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    name = "train_slow"
+    fake.script(name, "train", Reply(200, b'{"status": "ok"}', delay=1.5))
+
+    byom.query(create_sql(name, "ray_server", endpoint(fake, name, "ray_server")))
+
+    assert byom.query(SINGLE_SQL.format(name=name)) == [(3,)]
+    assert byom.query(
+        f"SELECT name, kind, calls, errors FROM mindsdb.call_stats "
+        f"WHERE name = '{name}' AND kind = 'train'"
+    ) == [(name, "train", 1, 0)]

@@ -7,10 +7,14 @@ compared with the answers the same models gave in the process that built them,
 so a wrong column order, a lost row or a bad cast shows up as a wrong value.
 The models score the same batches byom sends (one row, or ``BATCH_ROWS`` rows of
 the JOIN), because a probability can differ in its last digit with the batch.
+Every body format (``USING body_format``) must give the very same answers.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -18,13 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pymysql
 import pytest
 
+from byom.backends.mlflow import csv_body, parquet_body
+from byom.errors import NotSupportedError
 from byom.sources.demo import COLUMNS, generate_rows
 from tests.support.byom_process import ByomProcess
-from tests.support.http_apps import RecordingProxy
-from tests.support.mlflow_backend import MlflowServeProcess, build_models, post_json
+from tests.support.mlflow_backend import (
+    MlflowServeProcess,
+    RawRecordingProxy,
+    build_models,
+    post_json,
+)
 
 DTYPES = (
     '{"initial_price": "float", "rental_price": "float", "number_of_rooms": "integer"}'
@@ -34,6 +45,8 @@ JOIN_FILTER = "t.rental_price > 5300"
 SINGLE_INPUTS = [(3000, 3000), (1000, 1200), (5500, 5600)]
 MODELS = ("classifier", "multi_output")
 BATCH_ROWS = 300
+DEFAULT_FORMAT = "dataframe_records"
+BODY_FORMATS = ("dataframe_records", "dataframe_split", "inputs", "csv", "parquet")
 
 Key = tuple[int, int]
 Answer = tuple[int, float | None]
@@ -133,11 +146,20 @@ def byom() -> Iterator[ByomProcess]:
 @pytest.fixture(scope="module")
 def predictors(
     byom: ByomProcess, mlflow_servers: dict[str, MlflowServeProcess]
-) -> dict[str, str]:
-    """One predictor per model, created without FROM; name by model."""
+) -> dict[tuple[str, str], str]:
+    """A predictor per model and body format, created without FROM.
+
+    Keyed by (model, body format); the default format's predictor is named
+    after the model and gives no ``body_format`` at all.
+    """
+    names: dict[tuple[str, str], str] = {}
     for model, server in mlflow_servers.items():
-        byom.query(create_sql(model, server.invocations_url))
-    return {model: model for model in MODELS}
+        for layout in BODY_FORMATS:
+            name = model if layout == DEFAULT_FORMAT else f"{model}_{layout}"
+            using = {} if layout == DEFAULT_FORMAT else {"body_format": f"'{layout}'"}
+            byom.query(create_sql(name, server.invocations_url, **using))
+            names[model, layout] = name
+    return names
 
 
 def create_sql(name: str, url: str, source: str = "", **using: str) -> str:
@@ -168,6 +190,7 @@ def mlflow_excerpt(message: str) -> str:
     return flat[:200] + ("..." if len(flat) > 200 else "")
 
 
+@pytest.mark.parametrize("body_format", BODY_FORMATS)
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize(
     "key",
@@ -175,13 +198,15 @@ def mlflow_excerpt(message: str) -> str:
 )
 def test_single_row_prediction_matches_the_model(
     byom: ByomProcess,
-    predictors: dict[str, str],
+    predictors: dict[tuple[str, str], str],
     offline: OfflineAnswers,
     model: str,
     key: tuple[int, int],
+    body_format: str,
 ) -> None:
+    name = predictors[model, body_format]
     rows = byom.query(
-        f"SELECT number_of_rooms, number_of_rooms_confidence FROM {predictors[model]} "
+        f"SELECT number_of_rooms, number_of_rooms_confidence FROM {name} "
         f"WHERE initial_price = {key[0]} AND rental_price = {key[1]}"
     )
     assert rows == [offline.single[model][key]]
@@ -211,7 +236,7 @@ def test_single_row_prediction_matches_the_model(
 )
 def test_select_star_shows_inputs_and_what_the_model_answered(
     byom: ByomProcess,
-    predictors: dict[str, str],
+    predictors: dict[tuple[str, str], str],
     offline: OfflineAnswers,
     model: str,
     names: list[str],
@@ -223,21 +248,27 @@ def test_select_star_shows_inputs_and_what_the_model_answered(
     assert expected[2:] == (answer if answer[1] is not None else answer[:1])
     with byom.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT * FROM {predictors[model]} "
+            f"SELECT * FROM {predictors[model, DEFAULT_FORMAT]} "
             "WHERE initial_price = 3000 AND rental_price = 3000"
         )
         assert [d[0] for d in cursor.description] == names
         assert cursor.fetchall() == (expected,)
 
 
+@pytest.mark.parametrize("body_format", BODY_FORMATS)
 @pytest.mark.parametrize("model", MODELS)
 def test_join_with_the_demo_source_matches_the_model(
-    byom: ByomProcess, predictors: dict[str, str], offline: OfflineAnswers, model: str
+    byom: ByomProcess,
+    predictors: dict[tuple[str, str], str],
+    offline: OfflineAnswers,
+    model: str,
+    body_format: str,
 ) -> None:
+    name = predictors[model, body_format]
     rows = byom.query(
         "SELECT t.initial_price, t.rental_price, m.number_of_rooms, "
         "m.number_of_rooms_confidence "
-        f"FROM mydb.test_data.home_rentals AS t JOIN mindsdb.{predictors[model]} AS m "
+        f"FROM mydb.test_data.home_rentals AS t JOIN mindsdb.{name} AS m "
         f"WHERE {JOIN_FILTER}"
     )
     expected = [
@@ -248,28 +279,56 @@ def test_join_with_the_demo_source_matches_the_model(
     assert rows == expected
 
 
+def expected_body(body_format: str, keys: list[Key]) -> Any:
+    """What byom must send for rows of (initial_price, rental_price), decoded.
+
+    Written out per format rather than taken from byom, so that the test pins
+    the wire form: JSON bodies decoded, CSV as its text, Parquet as its column
+    types and values.
+    """
+    names = ["initial_price", "rental_price"]
+    if body_format == "dataframe_records":
+        return {
+            "dataframe_records": [dict(zip(names, key, strict=True)) for key in keys]
+        }
+    if body_format == "dataframe_split":
+        return {"dataframe_split": {"columns": names, "data": [list(k) for k in keys]}}
+    if body_format == "inputs":
+        return {
+            "inputs": {
+                "initial_price": [a for a, _ in keys],
+                "rental_price": [b for _, b in keys],
+            }
+        }
+    if body_format == "csv":
+        return "initial_price,rental_price\r\n" + "".join(
+            f"{a},{b}\r\n" for a, b in keys
+        )
+    assert body_format == "parquet"
+    return (
+        [("initial_price", "int32"), ("rental_price", "int32")],
+        {"initial_price": [a for a, _ in keys], "rental_price": [b for _, b in keys]},
+    )
+
+
+def decoded_body(body_format: str, body: bytes) -> Any:
+    """A recorded request body in the form ``expected_body`` gives."""
+    if body_format == "csv":
+        return body.decode("utf-8")
+    if body_format == "parquet":
+        table = pq.read_table(io.BytesIO(body))
+        return ([(f.name, str(f.type)) for f in table.schema], table.to_pydict())
+    return json.loads(body)
+
+
 @pytest.mark.parametrize(
-    ("body_format", "using", "single_body", "join_shape"),
+    ("body_format", "content_type"),
     [
-        pytest.param(
-            "dataframe_records",
-            {},
-            {"dataframe_records": [{"initial_price": 1000, "rental_price": 1200}]},
-            ("dataframe_records", [300, 300, 300, 104]),
-            id="records-by-default",
-        ),
-        pytest.param(
-            "dataframe_split",
-            {"body_format": "'dataframe_split'"},
-            {
-                "dataframe_split": {
-                    "columns": ["initial_price", "rental_price"],
-                    "data": [[1000, 1200]],
-                }
-            },
-            ("dataframe_split", [300, 300, 300, 104]),
-            id="split",
-        ),
+        pytest.param("dataframe_records", "application/json", id="records-by-default"),
+        pytest.param("dataframe_split", "application/json", id="split"),
+        pytest.param("inputs", "application/json", id="inputs-columnar"),
+        pytest.param("csv", "text/csv; charset=utf-8", id="csv"),
+        pytest.param("parquet", "application/vnd.apache.parquet", id="parquet"),
     ],
 )
 def test_body_format_is_what_byom_sends(
@@ -277,14 +336,15 @@ def test_body_format_is_what_byom_sends(
     mlflow_servers: dict[str, MlflowServeProcess],
     offline: OfflineAnswers,
     body_format: str,
-    using: dict[str, str],
-    single_body: dict[str, Any],
-    join_shape: tuple[str, list[int]],
+    content_type: str,
 ) -> None:
-    proxy = RecordingProxy(mlflow_servers["classifier"].base_url)
+    proxy = RawRecordingProxy(mlflow_servers["classifier"].base_url)
     proxy.start()
     try:
         name = f"via_proxy_{body_format}"
+        using = (
+            {} if body_format == DEFAULT_FORMAT else {"body_format": f"'{body_format}'"}
+        )
         byom.query(create_sql(name, proxy.url("/invocations"), **using))
         single = byom.query(
             f"SELECT number_of_rooms FROM {name} "
@@ -305,16 +365,21 @@ def test_body_format_is_what_byom_sends(
             offline.join_inputs, offline.join["classifier"], strict=True
         )
     ]
-    assert proxy.requests[0] == ("/invocations", single_body)
-    batches = [body for _, body in proxy.requests[1:]]
-    assert [list(body) for body in batches] == [[join_shape[0]]] * 4
-    sizes = [
-        len(b[body_format])
-        if body_format == "dataframe_records"
-        else len(b[body_format]["data"])
-        for b in batches
+
+    assert [(path, kind) for path, kind, _ in proxy.requests] == [
+        ("/invocations", content_type)
+    ] * 5
+    bodies = [decoded_body(body_format, body) for _, _, body in proxy.requests]
+    assert bodies[0] == expected_body(body_format, [(1000, 1200)])
+    # The JOIN's batches may be in flight together and arrive in any order.
+    chunks = [
+        offline.join_inputs[i : i + BATCH_ROWS]
+        for i in range(0, len(offline.join_inputs), BATCH_ROWS)
     ]
-    assert sorted(sizes) == sorted(join_shape[1])
+    assert [len(chunk) for chunk in chunks] == [300, 300, 300, 104]
+    assert sorted(map(repr, bodies[1:])) == sorted(
+        repr(expected_body(body_format, chunk)) for chunk in chunks
+    )
 
 
 @pytest.mark.parametrize(
@@ -333,16 +398,16 @@ def test_body_format_is_what_byom_sends(
             id="train-url",
         ),
         pytest.param(
-            {"body_format": "'csv'"},
-            "USING body_format = 'csv' is unknown; use one of: dataframe_records, "
-            "dataframe_split",
+            {"body_format": "'pandas-split'"},
+            "USING body_format = 'pandas-split' is unknown; use one of: "
+            "dataframe_records, dataframe_split, inputs, csv, parquet",
             id="unknown-body-format",
         ),
         pytest.param(
             {"body_formt": "'dataframe_split'"},
             "USING body_formt is not a known key; known keys: body_format, "
-            "dtype_dict, engine, format, predict_url, train_url, url.predict, "
-            "url.train",
+            "dtype_dict, engine, format, headers, on_error, predict_url, "
+            "train_url, url.predict, url.train",
             id="misspelt-key",
         ),
         pytest.param(
@@ -435,7 +500,7 @@ def test_create_with_from_fails_when_the_model_rejects_the_columns(
 
 def test_model_error_reaches_the_client_without_its_stack_trace(
     byom: ByomProcess,
-    predictors: dict[str, str],
+    predictors: dict[tuple[str, str], str],
     mlflow_servers: dict[str, MlflowServeProcess],
 ) -> None:
     url = mlflow_servers["classifier"].invocations_url
@@ -445,7 +510,7 @@ def test_model_error_reaches_the_client_without_its_stack_trace(
 
     code, message = error_of(
         byom,
-        f"SELECT number_of_rooms FROM {predictors['classifier']} "
+        f"SELECT number_of_rooms FROM {predictors['classifier', DEFAULT_FORMAT]} "
         "WHERE initial_price = 'abc' AND rental_price = 1",
     )
     assert (code, message) == (
@@ -454,3 +519,131 @@ def test_model_error_reaches_the_client_without_its_stack_trace(
         f"{mlflow_excerpt(answer['message'])}",
     )
     assert "Traceback" not in json.dumps(message)
+
+
+def test_csv_quotes_text_and_sends_null_as_an_empty_field(
+    byom: ByomProcess,
+    mlflow_servers: dict[str, MlflowServeProcess],
+    offline: OfflineAnswers,
+) -> None:
+    # The models take numbers only; a text column they do not know is sent all
+    # the same and dropped by the server, which must still parse the CSV.
+    proxy = RawRecordingProxy(mlflow_servers["classifier"].base_url)
+    proxy.start()
+    try:
+        dtypes = (
+            '{"initial_price": "float", "rental_price": "float", '
+            '"note": "short_text", "number_of_rooms": "integer"}'
+        )
+        sql = create_sql(
+            "csv_note",
+            proxy.url("/invocations"),
+            dtype_dict=dtypes,
+            body_format="'csv'",
+        )
+        byom.query(sql)
+        where = "WHERE initial_price = 1000 AND rental_price = 1200"
+        quoted = byom.query(
+            f"SELECT number_of_rooms FROM csv_note {where} AND note = 'a,\"b\" c\nd'"
+        )
+        missing = byom.query(f"SELECT number_of_rooms FROM csv_note {where}")
+        refused = error_of(
+            byom, f"SELECT number_of_rooms FROM csv_note {where} AND note = 'NA'"
+        )
+    finally:
+        proxy.stop()
+
+    answer = [offline.single["classifier"][(1000, 1200)][:1]]
+    assert (quoted, missing) == (answer, answer)
+    assert [body for _, _, body in proxy.requests] == [
+        b'initial_price,rental_price,note\r\n1000,1200,"a,""b"" c\nd"\r\n',
+        b"initial_price,rental_price,note\r\n1000,1200,\r\n",
+    ]
+    assert refused == (
+        1235,
+        "predictor 'csv_note': column 'note' holds the text 'NA', which the MLflow "
+        "server reads from CSV as a missing value; use USING body_format = "
+        "'dataframe_records' to send it as text",
+    )
+
+
+def test_csv_body_writes_every_kind_of_value_exactly() -> None:
+    columns = ["n", "x", "d", "flag", "text", "raw", "day"]
+    rows = [
+        (
+            1000,
+            0.1,
+            decimal.Decimal("12.30"),
+            True,
+            'a,"b" c',
+            b"\xc3\xa9t\xc3\xa9",
+            None,
+        ),
+        (-7, 1e16, decimal.Decimal("1E-7"), False, "line\r\nbreak", None, None),
+        (2**70, float("nan"), None, None, None, None, datetime.date(2024, 2, 29)),
+    ]
+    assert csv_body(columns, rows, "predictor 'p'") == (
+        b"n,x,d,flag,text,raw,day\r\n"
+        b'1000,0.1,12.30,true,"a,""b"" c",\xc3\xa9t\xc3\xa9,\r\n'
+        b'-7,1e+16,1E-7,false,"line\r\nbreak",,\r\n'
+        b"1180591620717411303424,,,,,,2024-02-29\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("", "", id="empty"),
+        pytest.param("NA", "NA", id="NA"),
+        pytest.param("null", "null", id="null"),
+        pytest.param(b"N/A", "N/A", id="bytes"),
+    ],
+)
+def test_csv_body_refuses_text_the_server_reads_as_missing(
+    value: Any, shown: str
+) -> None:
+    with pytest.raises(NotSupportedError) as caught:
+        csv_body(["n", "note"], [(1, "fine"), (2, value)], "predictor 'p'")
+    assert caught.value.message == (
+        f"predictor 'p': column 'note' holds the text '{shown}', which the MLflow "
+        "server reads from CSV as a missing value; use USING body_format = "
+        "'dataframe_records' to send it as text"
+    )
+
+
+def test_parquet_body_picks_column_types_the_server_can_cast() -> None:
+    columns = ["small", "big", "mixed", "real", "text", "empty", "flag"]
+    rows = [
+        (1, 2**40, 1, 0.5, "a", None, True),
+        (None, -1, 2.5, float("inf"), b"b", None, False),
+        (-(2**31), 3, None, decimal.Decimal("1.25"), None, None, None),
+    ]
+    table = pq.read_table(io.BytesIO(parquet_body(columns, rows, "predictor 'p'")))
+    assert [(f.name, str(f.type)) for f in table.schema] == [
+        ("small", "int32"),
+        ("big", "int64"),
+        ("mixed", "double"),
+        ("real", "double"),
+        ("text", "string"),
+        ("empty", "null"),
+        ("flag", "bool"),
+    ]
+    assert table.to_pydict() == {
+        "small": [1, None, -(2**31)],
+        "big": [2**40, -1, 3],
+        "mixed": [1.0, 2.5, None],
+        "real": [0.5, None, 1.25],
+        "text": ["a", "b", None],
+        "empty": [None, None, None],
+        "flag": [True, False, None],
+    }
+
+
+def test_parquet_body_refuses_a_column_mixing_text_and_numbers() -> None:
+    with pytest.raises(NotSupportedError) as caught:
+        parquet_body(["n", "code"], [(1, "7"), (2, 8)], "predictor 'p'")
+    assert caught.value.message == (
+        "predictor 'p': column 'code' cannot be sent as one Parquet column "
+        "(Expected bytes, got a 'int' object); use USING body_format = "
+        "'dataframe_records'"
+    )

@@ -14,7 +14,7 @@ import pymysql
 import pytest
 
 from tests.support.byom_process import ByomProcess
-from tests.support.fault_apps import ScriptedEndpoints
+from tests.support.fault_apps import Reply, ScriptedEndpoints
 from tests.test_backend_faults import create_sql, endpoint
 
 TOKEN = "Bearer s3cr3t-t0ken"
@@ -160,3 +160,21 @@ def test_a_bad_allow_list_entry_stops_the_server_at_start() -> None:
         ) in server.log()
     finally:
         server.cleanup()
+
+
+@pytest.mark.parametrize("model_format", ["ray_server", "mlflow"])
+def test_redirects_are_not_followed(
+    byom: ByomProcess, fake: ScriptedEndpoints, model_format: str
+) -> None:
+    name = f"redirected_{model_format}"
+    url = endpoint(fake, name, model_format)
+    byom.query(create_sql(name, model_format, url))
+    elsewhere = endpoint(fake, f"elsewhere_{model_format}", model_format)
+    route = url.rsplit("/", 1)[1]
+    moved = Reply(307, b"moved", "text/plain", {"Location": elsewhere})
+    fake.script(name, route, moved)
+
+    assert error(
+        byom, f"SELECT * FROM {name} WHERE initial_price = 1 AND rental_price = 1"
+    ) == (1296, f"predictor '{name}': {url} answered HTTP 307: moved")
+    assert fake.calls(f"elsewhere_{model_format}") == []

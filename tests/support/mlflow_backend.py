@@ -12,7 +12,8 @@ Both run with the Python of the MLflow environment (``.venv-mlflow``, made by
         server.stop()                            # under 1 s
 
 ``spawn()`` and ``wait_ready()`` split ``start()`` so that several servers can
-start side by side.
+start side by side. ``RawRecordingProxy`` sits between byom and a server and
+keeps each request's Content-Type and bytes, whatever the body format.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+
+from tests.support.http_apps import BackgroundApp
 from tests.support.procs import (
     free_port,
     log_tail,
@@ -256,3 +261,38 @@ def post_json(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
         return status, json.loads(body)
     except json.JSONDecodeError:
         return status, body.decode(errors="replace")
+
+
+class RawRecordingProxy(BackgroundApp):
+    """Forwards POSTs to target_base as they came; records what byom sent.
+
+    ``requests`` holds (path, Content-Type header, body bytes) per request, so a
+    test can check CSV and Parquet bodies as well as JSON ones.
+    """
+
+    def __init__(self, target_base: str) -> None:
+        super().__init__()
+        self.target_base = target_base.rstrip("/")
+        self.requests: list[tuple[str, str, bytes]] = []
+
+    def build(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_post("/{tail:.*}", self._forward)
+        return app
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        content_type = request.headers.get("Content-Type", "")
+        self.requests.append((request.path, content_type, body))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.target_base + request.path,
+                data=body,
+                headers={"Content-Type": content_type},
+            ) as answer,
+        ):
+            payload = await answer.read()
+            return web.Response(
+                body=payload, status=answer.status, content_type=answer.content_type
+            )

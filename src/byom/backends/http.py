@@ -111,22 +111,22 @@ class HttpClient:
         *,
         repeatable: bool = True,
         extra_headers: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> HttpAnswer:
-        """POST body as application/json; the last answer whatever its status.
+        """POST body (JSON by default); the last answer whatever its status.
 
         ``caller`` (such as "predictor 'p'") starts every error and log line.
         A call that must not run twice (``repeatable=False``: a training) is
         retried only when the endpoint cannot have acted on it. ``extra_headers``
-        (a predictor's own, such as Authorization) are sent but never logged.
+        (a predictor's own, such as Authorization) are sent but never logged;
+        ``content_type`` wins over any Content-Type among them.
         """
         if self._allowed is not None:
             # Checked per call too: the setting may have narrowed since CREATE.
             self._allowed.check(url, f"{caller}: model URL")
         request_id = uuid.uuid4().hex
         headers = dict(extra_headers or {})
-        headers.update(
-            {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}
-        )
+        headers.update({"Content-Type": content_type, REQUEST_ID_HEADER: request_id})
         tries = self._retry.tries
 
         for attempt in range(1, tries + 1):
@@ -161,18 +161,26 @@ class HttpClient:
     async def _post_once(
         self,
         url: str,
-        body: bytes,
+        body: bytes | None,
         timeout: float,
         headers: dict[str, str],
         caller: str,
+        method: str = "POST",
     ) -> HttpAnswer:
         limits = aiohttp.ClientTimeout(
             total=timeout, sock_connect=self._connect_timeout
         )
         shown = redact_url(url)
         try:
-            async with self._client().post(
-                url, data=body, headers=headers, timeout=limits
+            # Redirects are not followed: the allow-list vouches for this URL
+            # only, and a redirect would carry the rows somewhere else.
+            async with self._client().request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=limits,
+                allow_redirects=False,
             ) as response:
                 payload = await response.read()
                 return HttpAnswer(
@@ -210,6 +218,28 @@ class HttpClient:
                 f"{caller}: model endpoint {shown} failed: {name}"
             )
             raise _TryFailed(error, name, unsent=False, retry=True) from None
+
+    async def get(
+        self,
+        url: str,
+        timeout: float,
+        caller: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> HttpAnswer:
+        """GET url (a model's metadata) once; the answer whatever its status.
+
+        Not retried: metadata is read at CREATE, where the user sees a failure
+        and can run the statement again, and once more after a restart.
+        """
+        if self._allowed is not None:
+            self._allowed.check(url, f"{caller}: model URL")
+        headers = dict(extra_headers or {})
+        headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
+        try:
+            return await self._post_once(url, None, timeout, headers, caller, "GET")
+        except _TryFailed as failed:
+            raise failed.error from None
 
     async def close(self) -> None:
         """Close pooled connections (at server shutdown)."""

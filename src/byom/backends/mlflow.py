@@ -1,11 +1,21 @@
 """The ``mlflow`` format: an MLflow 2.x+ scoring server (``mlflow models serve``).
 
 Predict only: MLflow models are trained outside byom. ``url.predict`` is the
-server's ``/invocations``; byom posts one batch as a JSON DataFrame, in the body
-format the predictor's ``USING body_format`` names::
+server's ``/invocations``; byom posts one batch in the body format the
+predictor's ``USING body_format`` names, always with an explicit Content-Type::
 
     dataframe_records  {"dataframe_records": [{"a": 1, "b": 2}, ...]}  (default)
     dataframe_split    {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}
+    inputs             {"inputs": {"a": [1, ...], "b": [2, ...]}}
+    csv                text/csv: a header row, then one line per row
+    parquet            application/vnd.apache.parquet: one table, one column each
+
+``inputs`` is the columnar tensor form: the server turns it into a DataFrame
+when the model has a column signature, and otherwise hands the model a dict of
+arrays (which a scikit-learn model refuses with a 400). CSV and Parquet are read
+by pandas on the server, and Parquet needs pyarrow or fastparquet there. Every
+form carries the same values as the JSON bodies: NULL, NaN and infinities as
+missing, decimals as numbers, bytes as UTF-8 text, dates as ISO 8601 text.
 
 The server answers ``{"predictions": [...]}``: one value per row, or one object
 per row from a model returning several columns (each key becomes a column; the
@@ -16,9 +26,16 @@ server paths that never reaches a client.
 
 from __future__ import annotations
 
+import csv
+import decimal
+import io
 import logging
+import math
 import re
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from byom.backends.answers import NotJsonError, decode_json, suffixed_column
 from byom.backends.base import Prediction, predictor_headers, records, to_json
@@ -28,8 +45,44 @@ from byom.errors import ModelError, NotSupportedError
 
 logger = logging.getLogger(__name__)
 
-BODY_FORMATS = ("dataframe_records", "dataframe_split")
+BODY_FORMATS = ("dataframe_records", "dataframe_split", "inputs", "csv", "parquet")
 DEFAULT_BODY_FORMAT = "dataframe_records"
+
+JSON_CONTENT_TYPE = "application/json"
+# RFC 4180 makes US-ASCII the default charset of text/csv; the server reads UTF-8.
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+# The one Parquet type the scoring server knows (CONTENT_TYPE_PARQUET in
+# mlflow.pyfunc.scoring_server); application/x-parquet gets a 415.
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+# Texts pandas' read_csv takes for a missing value by default (the server keeps
+# that default): such a text value would reach the model as NaN, so CSV refuses
+# it. pandas._libs.parsers.STR_NA_VALUES in pandas 3.1.
+CSV_MISSING_TEXTS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 # The error class MLflow gives when the columns sent do not fit the signature;
 # the message quotes the data first, so byom adds the columns it sent.
@@ -59,13 +112,15 @@ class MlflowBackend:
     ) -> Prediction:
         """Score one batch and map the ``predictions`` onto output columns."""
         url = predictor.predict_url
-        body = to_json(request_body(body_format(predictor), columns, rows))
+        caller = f"predictor '{predictor.name}'"
+        body = encode_batch(body_format(predictor), columns, rows, caller)
         answer = await self._http.post_json(
             url,
-            body,
+            body.content,
             self._predict_timeout,
-            f"predictor '{predictor.name}'",
+            caller,
             extra_headers=predictor_headers(predictor),
+            content_type=body.content_type,
         )
         if not 200 <= answer.status < 300:
             raise _status_error(predictor, answer, columns)
@@ -83,19 +138,145 @@ class MlflowBackend:
         return _to_prediction(predictor, answer, decoded, len(rows))
 
 
+@dataclass(frozen=True)
+class RequestBody:
+    """One batch as the bytes posted to ``/invocations`` and their media type."""
+
+    content: bytes
+    content_type: str
+
+
 def body_format(predictor: Predictor) -> str:
-    """The JSON layout this predictor's batches are sent in."""
+    """The body format (one of ``BODY_FORMATS``) this predictor's batches use."""
     chosen = predictor.options.get("body_format")
     return chosen.lower() if isinstance(chosen, str) else DEFAULT_BODY_FORMAT
+
+
+def encode_batch(
+    layout: str, columns: list[str], rows: list[tuple[Any, ...]], caller: str
+) -> RequestBody:
+    """A batch in the body format layout names, with the Content-Type it needs.
+
+    ``caller`` (such as "predictor 'p'") starts the error raised for a value
+    the format cannot carry.
+    """
+    if layout == "csv":
+        return RequestBody(csv_body(columns, rows, caller), CSV_CONTENT_TYPE)
+    if layout == "parquet":
+        return RequestBody(parquet_body(columns, rows, caller), PARQUET_CONTENT_TYPE)
+    return RequestBody(to_json(request_body(layout, columns, rows)), JSON_CONTENT_TYPE)
 
 
 def request_body(
     layout: str, columns: list[str], rows: list[tuple[Any, ...]]
 ) -> dict[str, Any]:
-    """The body MLflow's ``/invocations`` reads for a batch of rows."""
+    """The JSON body MLflow's ``/invocations`` reads for a batch of rows."""
     if layout == "dataframe_split":
         return {"dataframe_split": {"columns": columns, "data": rows}}
+    if layout == "inputs":
+        return {
+            "inputs": {
+                name: [row[index] for row in rows] for index, name in enumerate(columns)
+            }
+        }
     return {"dataframe_records": records(columns, rows)}
+
+
+def csv_body(columns: list[str], rows: list[tuple[Any, ...]], caller: str) -> bytes:
+    """A batch as RFC 4180 CSV: a header row, CRLF line ends, UTF-8.
+
+    Integers are written in full, floats as the shortest text that reads back
+    as the same double, decimals exactly as they are, NULL as an empty field;
+    fields holding a comma, a quote or a line break are quoted, quotes doubled::
+
+        initial_price,note
+        1000,"a,""b"" c"
+        2.5,
+
+    A text value that pandas would read as missing (``CSV_MISSING_TEXTS``)
+    raises NotSupportedError rather than reach the model as NULL.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [
+                _csv_field(value, name, caller)
+                for name, value in zip(columns, row, strict=True)
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def parquet_body(columns: list[str], rows: list[tuple[Any, ...]], caller: str) -> bytes:
+    """A batch as one Parquet table, each column's type inferred by pyarrow.
+
+    Integers become int32 when they all fit (MLflow casts that to a ``double``,
+    ``long`` or ``integer`` input, but refuses int64 for a ``double`` one as
+    unsafe), else int64; floats, or integers mixed with floats, become double;
+    text UTF-8 strings; NULL a null. A column mixing kinds that one Parquet
+    column cannot hold (text and numbers) raises NotSupportedError.
+    """
+    # Loaded here: pyarrow costs about 60 ms and tens of MB at import, which
+    # only servers with a Parquet predictor should pay.
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    arrays = []
+    for index, name in enumerate(columns):
+        values = [_plain_value(row[index]) for row in rows]
+        kind = pa.int32() if _small_integers(values) else None
+        try:
+            arrays.append(pa.array(values, type=kind))
+        except pa.ArrowException as exc:
+            raise NotSupportedError(
+                f"{caller}: column '{name}' cannot be sent as one Parquet column "
+                f"({exc}); use USING body_format = 'dataframe_records'"
+            ) from None
+
+    out = io.BytesIO()
+    pq.write_table(pa.table(arrays, names=columns), out)
+    return out.getvalue()
+
+
+def _small_integers(values: list[Any]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(
+        isinstance(v, int) and not isinstance(v, bool) and _INT32_MIN <= v <= _INT32_MAX
+        for v in present
+    )
+
+
+def _plain_value(value: Any) -> Any:
+    # The value the JSON bodies carry: None, bool, int, finite float or str.
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return orjson.loads(to_json(value))
+
+
+def _csv_field(value: Any, column: str, caller: str) -> str | None:
+    if isinstance(value, decimal.Decimal):
+        # Exact text: the server parses it straight into the column's type.
+        return str(value) if value.is_finite() else None
+    value = _plain_value(value)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    if value in CSV_MISSING_TEXTS:
+        raise NotSupportedError(
+            f"{caller}: column '{column}' holds the text '{value}', which the "
+            "MLflow server reads from CSV as a missing value; use USING "
+            "body_format = 'dataframe_records' to send it as text"
+        )
+    return str(value)
 
 
 def _status_error(

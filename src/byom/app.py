@@ -59,7 +59,7 @@ class Byom:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = Catalog(settings.data_dir / "catalog.sqlite")
-        self.sources = Sources(self.catalog)
+        self.sources = Sources(self.catalog, settings.source_connections)
         self.backends = Backends(settings)
         self.jobs = TrainingJobs(self.catalog, self.sources, self.backends, settings)
         self.planner = Planner(self.catalog, self.sources, settings)

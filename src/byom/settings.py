@@ -63,6 +63,13 @@ SETTINGS: tuple[Setting, ...] = (
         "replica serves 5 at a time).",
     ),
     Setting(
+        "source_connections",
+        int,
+        8,
+        "Connections byom opens to one data source at most; queries beyond them "
+        "wait for one to be free.",
+    ),
+    Setting(
         "connect_timeout",
         float,
         5.0,
@@ -151,6 +158,7 @@ class Settings:
     demo: bool = True
     batch_rows: int = 10_000
     calls_in_flight: int = 4
+    source_connections: int = 8
     connect_timeout: float = 5.0
     predict_timeout: float = 55.0
     train_timeout: float = 600.0
@@ -168,6 +176,7 @@ class Settings:
             "port",
             "batch_rows",
             "calls_in_flight",
+            "source_connections",
             "retries",
             "max_training_rows",
         ):

@@ -14,20 +14,22 @@ logger = logging.getLogger(__name__)
 class Sources:
     """Keeps one DataSource (and its connection pool) per integration."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, connections: int = 8) -> None:
         self._catalog = catalog
+        self._connections = connections
         self._open: dict[str, DataSource] = {}
 
     def get(self, name: str) -> DataSource:
         """The source of integration name; UnknownDatabaseError if there is none."""
         key = name.lower()
         if key not in self._open:
-            self._open[key] = DataSource(self._catalog.integration(name))
+            integration = self._catalog.integration(name)
+            self._open[key] = DataSource(integration, self._connections)
         return self._open[key]
 
     def build(self, integration: Integration) -> DataSource:
         """A source for an integration not stored yet (to check it first)."""
-        return DataSource(integration)
+        return DataSource(integration, self._connections)
 
     def forget(self, name: str) -> None:
         """Close and drop the source of a removed or replaced integration."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -23,6 +24,8 @@ from byom.sources.result_types import result_types
 from byom.types import SqlType, from_sqlalchemy
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class RowBatch:
 class DataSource:
     """An integration's database: checks, reflection, reads and streamed reads."""
 
-    def __init__(self, integration: Integration) -> None:
+    def __init__(self, integration: Integration, connections: int = 8) -> None:
         self.name = integration.name
         self.spec = engines.engine_spec(integration.engine)
         self.dialect = self.spec.dialect
@@ -49,34 +52,41 @@ class DataSource:
             engines.build_url(self.spec, params),
             connect_args=engines.connect_args(self.spec, params),
             pool_pre_ping=True,
+            pool_size=connections,
+            max_overflow=0,
         )
+        # Taken before a worker thread asks the pool for a connection, so that
+        # no thread ever waits on the pool: a query beyond the limit waits here,
+        # on the event loop, instead of holding one of the few worker threads
+        # that the queries owning connections need in order to finish.
+        self._slots = asyncio.Semaphore(connections)
         if self.spec.name == "sqlite":
             _attach_sqlite_schemas(self._engine, params.get("attach") or {})
 
     async def check(self) -> None:
         """Connect once and run a trivial query; raise SourceError with the reason."""
-        await asyncio.to_thread(self._check)
+        await self._in_thread(self._check)
 
     async def read_all(self, sql: str, max_rows: int) -> RowBatch:
         """Run sql (in the source's own dialect) and return at most max_rows rows."""
-        return await asyncio.to_thread(self._read_all, sql, max_rows)
+        return await self._in_thread(self._read_all, sql, max_rows)
 
     async def read_first(self, sql: str, rows: int) -> RowBatch:
         """Run sql and return only its first rows (the rest is never read)."""
-        return await asyncio.to_thread(self._read_first, sql, rows)
+        return await self._in_thread(self._read_first, sql, rows)
 
     async def catalog_tables(self) -> dict[str, list[tuple[str, SqlType]]]:
         """Every user table with its columns, for SHOW TABLES and friends.
 
         Tables outside the default schema are named ``schema.table``.
         """
-        return await asyncio.to_thread(self._catalog_tables)
+        return await self._in_thread(self._catalog_tables)
 
     async def table_columns(
         self, table: str, schema: str | None
     ) -> list[tuple[str, SqlType]]:
         """The columns of a table with their types, as the source declares them."""
-        return await asyncio.to_thread(self._table_columns, table, schema)
+        return await self._in_thread(self._table_columns, table, schema)
 
     async def stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
         """Run sql with a server-side cursor and yield its rows in batches.
@@ -87,6 +97,12 @@ class DataSource:
         Closing the iterator early (the client went away, the query was killed)
         drops the connection instead of reading the rest of the result.
         """
+        # aclosing: the cursor must be closed before the slot is given back.
+        async with self._slots, aclosing(self._stream(sql, batch_rows)) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
         connection, result = await asyncio.to_thread(self._open_stream, sql, batch_rows)
         finished = False
         try:
@@ -110,6 +126,10 @@ class DataSource:
             raise SourceError(_describe(self.name, exc)) from None
         finally:
             await asyncio.to_thread(_close_stream, connection, result, finished)
+
+    async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            return await asyncio.to_thread(work, *args)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

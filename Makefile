@@ -5,18 +5,21 @@ PYTHON ?= python3.11
 VENV := .venv
 RAY_VENV := .venv-ray
 MLFLOW_VENV := .venv-mlflow
+MLSERVER_VENV := .venv-mlserver
 BIN := $(VENV)/bin
 STAMP_SYSTEM := .make/system
 STAMP_VENV := .make/venv
 STAMP_RAY := .make/ray
 STAMP_MLFLOW := .make/mlflow
+STAMP_MLSERVER := .make/mlserver
 
-.PHONY: demo test lint typecheck check system venv ray-venv mlflow-venv clean
+.PHONY: demo test lint typecheck check system venv ray-venv mlflow-venv mlserver-venv clean
 
 demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
 
-test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) lint typecheck
+test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) $(STAMP_MLSERVER) \
+		lint typecheck
 	$(BIN)/python -m pytest tests
 
 lint: $(STAMP_VENV)
@@ -32,6 +35,7 @@ system: $(STAMP_SYSTEM)
 venv: $(STAMP_VENV)
 ray-venv: $(STAMP_RAY)
 mlflow-venv: $(STAMP_MLFLOW)
+mlserver-venv: $(STAMP_MLSERVER)
 
 # Database servers and the mariadb client that the tests start and drive themselves.
 $(STAMP_SYSTEM):
@@ -63,5 +67,12 @@ $(STAMP_MLFLOW): fixtures/mlflow/requirements.txt
 	$(MLFLOW_VENV)/bin/pip install -q -r fixtures/mlflow/requirements.txt
 	@touch $@
 
+# MLServer, for the open_inference format's tests, in an environment of its own.
+$(STAMP_MLSERVER): fixtures/mlserver/requirements.txt
+	@mkdir -p .make
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q -r fixtures/mlserver/requirements.txt
+	@touch $@
+
 clean:
-	rm -rf .make $(VENV) $(RAY_VENV) $(MLFLOW_VENV)
+	rm -rf .make $(VENV) $(RAY_VENV) $(MLFLOW_VENV) $(MLSERVER_VENV)

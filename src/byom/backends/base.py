@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import decimal
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -41,6 +41,18 @@ class ModelBackend(Protocol):
         self, predictor: Predictor, columns: list[str], rows: list[tuple[Any, ...]]
     ) -> Prediction:
         """Score one non-empty batch; the answer has one value per row."""
+
+
+@runtime_checkable
+class ModelChecker(Protocol):
+    """A backend that can tell at CREATE whether its model fits the predictor.
+
+    Optional: a format whose endpoint describes its model (``open_inference``)
+    refuses a predictor whose columns the model does not take before any query.
+    """
+
+    async def check(self, predictor: Predictor) -> None:
+        """Raise ByomError when the model cannot serve the predictor as defined."""
 
 
 def predictor_headers(predictor: Predictor) -> dict[str, str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from byom.backends.allowlist import UrlAllowList
-from byom.backends.base import ModelBackend, Prediction
+from byom.backends.base import ModelBackend, ModelChecker, Prediction
 from byom.backends.http import HttpClient
 from byom.backends.mlflow import MlflowBackend
+from byom.backends.open_inference import OpenInferenceBackend
 from byom.backends.ray_server import RayServerBackend
 from byom.backends.retry import RetryPolicy
 from byom.backends.stats import CallStats
@@ -23,6 +24,7 @@ _ALIASES = {"ray_serve": "ray_server", "rayserve": "ray_server"}
 _TRAINABLE = {
     "ray_server": RayServerBackend.trainable,
     "mlflow": MlflowBackend.trainable,
+    "open_inference": OpenInferenceBackend.trainable,
 }
 FORMATS = tuple(_TRAINABLE)
 
@@ -65,6 +67,9 @@ class Backends:
             "mlflow": _Measured(
                 MlflowBackend(self.http, settings.predict_timeout), self.stats
             ),
+            "open_inference": _Measured(
+                OpenInferenceBackend(self.http, settings.predict_timeout), self.stats
+            ),
         }
 
     def for_format(self, name: str) -> ModelBackend:
@@ -95,3 +100,8 @@ class _Measured:
     ) -> Prediction:
         async with self._stats.measure(predictor, "predict", len(rows)):
             return await self._inner.predict(predictor, columns, rows)
+
+    async def check(self, predictor: Predictor) -> None:
+        """The inner backend's CREATE-time check, where it has one."""
+        if isinstance(self._inner, ModelChecker):
+            await self._inner.check(predictor)

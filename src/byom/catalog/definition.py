@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
-from byom.backends.formats import canonical_format, is_trainable
+from byom.backends.formats import FORMATS, canonical_format, is_trainable
+from byom.backends.http import redact_url
 from byom.backends.mlflow import BODY_FORMATS
+from byom.backends.open_inference import model_urls
 from byom.catalog.records import DEFAULT_PROJECT, Predictor
 from byom.errors import NotSupportedError, UnknownDatabaseError, WrongArgumentsError
 from byom.sql.statements import CreatePredictor
@@ -40,6 +43,11 @@ _RESERVED_HEADERS = {"content-type", "content-length", "host", "x-request-id"}
 # An HTTP header name is a token (RFC 9110, section 5.6.2).
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _KNOWN_URL_KEYS = {"train", "predict"}
+# join_learn_process is read (and removed) before the definition is checked.
+_SHOWN_KEYS = (_KNOWN_KEYS - {"url"}) | {"join_learn_process"}
+
+# What the message refusing url.train calls a predict-only format's models.
+_TRAINED_ELSEWHERE = {"mlflow": "MLflow models"}
 
 # Keys that mean something to one format only, and that format.
 _FORMAT_KEYS = {"body_format": "mlflow"}
@@ -64,11 +72,19 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
         )
 
     _refuse_unknown_keys(using)
-    model_format = canonical_format(_text(using, "format", "engine") or "")
+    named_format = _text(using, "format", "engine")
+    if named_format is None:
+        raise WrongArgumentsError(
+            f"USING format is required; use one of: {', '.join(FORMATS)}"
+        )
+    model_format = canonical_format(named_format)
     _check_format_keys(using, model_format)
     train_url, predict_url = _urls(using)
     if predict_url is None:
         raise WrongArgumentsError("USING url.predict is required")
+    if model_format == "open_inference":
+        # A URL that names no model is refused before anything is stored.
+        model_urls(predict_url)
     if is_trainable(model_format):
         _check_trained_here(statement, model_format, train_url)
     else:
@@ -78,7 +94,7 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
     _check_on_error(using)
     dtype_dict = _dtype_dict(using)
     target = _match_column(statement.target, dtype_dict, "PREDICT column")
-    if not is_trainable(model_format) and len(dtype_dict) < 2:
+    if len(dtype_dict) < 2:
         raise WrongArgumentsError(
             f"USING dtype_dict must list the model's input columns besides the "
             f"PREDICT column '{target}'"
@@ -102,7 +118,7 @@ def _refuse_unknown_keys(using: dict[str, Any]) -> None:
     if unknown:
         raise WrongArgumentsError(
             f"USING {unknown[0]} is not a known key; known keys: "
-            + ", ".join(sorted(_KNOWN_KEYS - {"url"}) + ["url.predict", "url.train"])
+            + ", ".join(sorted(_SHOWN_KEYS) + ["url.predict", "url.train"])
         )
     url = using.get("url")
     if url is not None:
@@ -151,7 +167,8 @@ def _check_trained_elsewhere(
         return
     key = "url.train" if "train" in (using.get("url") or {}) else "train_url"
     raise WrongArgumentsError(
-        f"USING {key} does not apply to format '{model_format}': MLflow models "
+        f"USING {key} does not apply to format '{model_format}': "
+        f"{_TRAINED_ELSEWHERE.get(model_format, 'its models')} "
         "are trained outside byom, which only calls url.predict"
     )
 
@@ -161,10 +178,13 @@ def _urls(using: dict[str, Any]) -> tuple[str | None, str | None]:
     train = nested.get("train") if "train" in nested else using.get("train_url")
     predict = nested.get("predict") if "predict" in nested else using.get("predict_url")
     for key, value in (("url.train", train), ("url.predict", predict)):
-        if value is not None and not (
+        if value is None:
+            continue
+        if not (
             isinstance(value, str) and value.lower().startswith(("http://", "https://"))
         ):
             raise WrongArgumentsError(f"USING {key} must be an http:// or https:// URL")
+        _check_url_parts(key, value)
     return train, predict
 
 
@@ -196,6 +216,18 @@ def _check_headers(headers: Any) -> None:
             raise WrongArgumentsError(
                 f"USING headers: the value of {name} must be a one-line string"
             )
+
+
+def _check_url_parts(key: str, url: str) -> None:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise WrongArgumentsError(f"USING {key} has an invalid port: {exc}") from None
+    if port == 0:
+        raise WrongArgumentsError(f"USING {key} has an invalid port: 0")
+    if not parts.hostname:
+        raise WrongArgumentsError(f"USING {key} has no host: {redact_url(url)}")
 
 
 def _text(using: dict[str, Any], *keys: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from byom.backends.base import ModelBackend
+from byom.backends.base import ModelBackend, ModelChecker
 from byom.backends.formats import Backends
 from byom.catalog.records import Predictor, now
 from byom.errors import WrongArgumentsError
@@ -91,9 +91,12 @@ async def _probe(
 ) -> Predictor:
     """Check a model trained elsewhere: one row of the FROM query must score.
 
-    Without a FROM query there is no row to send, and the predictor is ready
-    as declared.
+    A backend that can describe its model checks the predictor against it
+    first. Without a FROM query there is no row to send, and the predictor is
+    ready as declared.
     """
+    if isinstance(backend, ModelChecker):
+        await backend.check(predictor)
     if predictor.integration is None or predictor.select_sql is None:
         return predictor.replace(status="complete", error=None, trained_at=now())
 

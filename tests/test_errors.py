@@ -295,6 +295,31 @@ def test_query_errors(
             "USING url.train must be an http:// or https:// URL",
             id="non-http-url",
         ),
+        pytest.param(
+            {"format": ""},
+            1210,
+            "USING format is required; use one of: ray_server, mlflow, open_inference",
+            id="missing-format",
+        ),
+        pytest.param(
+            {"url.predict": "'http://127.0.0.1:99999/predict'"},
+            1210,
+            "USING url.predict has an invalid port: Port out of range 0-65535",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            {"url.predict": "'http://:8000/predict'"},
+            1210,
+            "USING url.predict has no host: http://:8000/predict",
+            id="no-host",
+        ),
+        pytest.param(
+            {"dtype_dict": '\'{"number_of_rooms": "categorical"}\''},
+            1210,
+            "USING dtype_dict must list the model's input columns besides the "
+            "PREDICT column 'number_of_rooms'",
+            id="only-the-target",
+        ),
     ],
 )
 def test_create_predictor_validation(
@@ -311,6 +336,20 @@ def test_create_predictor_validation(
     assert got_code == code
     assert message in got_message
     assert byom.query("SELECT 1") == [(1,)]
+
+
+@pytest.mark.parametrize("name", ["predictors", "MODELS", "call_stats", "databases"])
+def test_predictor_may_not_take_a_system_table_name(
+    byom: ByomProcess, working_model: GatedModel, name: str
+) -> None:
+    sql = create_sql(name, working_model.url("/train"), working_model.url("/predict"))
+
+    assert error_of(byom, sql) == (
+        1050,
+        f"Table '{name}' already exists in 'mindsdb': it is one of byom's own "
+        "tables; choose another predictor name",
+    )
+    assert byom.query("SHOW PREDICTORS") == []
 
 
 def test_duplicate_predictor_is_error_1050(

@@ -19,6 +19,8 @@ from byom.types import SqlType, cast_value, common_type, from_value
         pytest.param(2.0, SqlType.LONGLONG, 2, id="integral-float-to-int"),
         pytest.param("3", SqlType.LONGLONG, 3, id="numeric-string-to-int"),
         pytest.param(True, SqlType.LONGLONG, 1, id="bool-to-int"),
+        pytest.param(2**63 - 1, SqlType.LONGLONG, 2**63 - 1, id="bigint-max"),
+        pytest.param(-(2**63), SqlType.LONGLONG, -(2**63), id="bigint-min"),
         pytest.param(2.0, SqlType.VAR_STRING, "2", id="class-label-float"),
         pytest.param("cat", SqlType.VAR_STRING, "cat", id="label"),
         pytest.param(1, SqlType.DOUBLE, 1.0, id="int-to-double"),
@@ -48,6 +50,9 @@ def test_cast_value(value: Any, sql_type: SqlType, expected: Any) -> None:
         pytest.param(2.5, SqlType.LONGLONG, id="fraction-for-int"),
         pytest.param("three", SqlType.LONGLONG, id="word-for-int"),
         pytest.param([1], SqlType.LONGLONG, id="list-for-int"),
+        pytest.param(1e30, SqlType.LONGLONG, id="float-beyond-bigint"),
+        pytest.param(2**63, SqlType.LONGLONG, id="int-beyond-bigint"),
+        pytest.param("-9223372036854775809", SqlType.LONGLONG, id="text-below"),
     ],
 )
 def test_cast_value_refuses(value: Any, sql_type: SqlType) -> None:

@@ -131,6 +131,12 @@ class Byom:
         using = dict(statement.using)
         wait = _flag(using.pop("join_learn_process", False), "join_learn_process")
         predictor = define_predictor(_with_using(statement, using))
+        if predictor.name.lower() in system_tables.SYSTEM_TABLES:
+            # A predictor of that name would hide the table (and SHOW PREDICTORS).
+            raise AlreadyExistsError(
+                f"Table '{predictor.name}' already exists in '{DEFAULT_PROJECT}': it "
+                "is one of byom's own tables; choose another predictor name"
+            )
         self._check_urls(predictor)
         existing = self.catalog.find_predictor(predictor.name, predictor.project)
         if existing is not None:

@@ -134,7 +134,7 @@ def cast_value(value: Any, sql_type: SqlType) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if sql_type is SqlType.LONGLONG:
-        return _to_int(value)
+        return _in_bigint_range(_to_int(value))
     if sql_type is SqlType.DOUBLE:
         return float(value)
     if sql_type is SqlType.NEWDECIMAL:
@@ -147,6 +147,16 @@ def cast_value(value: Any, sql_type: SqlType) -> Any:
         return dt.datetime.fromisoformat(str(value))
     if sql_type is SqlType.VAR_STRING:
         return _label(value)
+    return value
+
+
+# A LONGLONG column holds a signed 64-bit integer.
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _in_bigint_range(value: int) -> int:
+    if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+        raise ValueError(f"{value} is out of the BIGINT range")
     return value
 
 

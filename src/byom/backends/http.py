@@ -55,8 +55,13 @@ def redact_url(url: str) -> str:
     """The URL without user name, password or query string (which may hold tokens)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:
+        # Shown in error messages about the URL itself, so never raise here.
+        port = None
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 

@@ -7,7 +7,10 @@ then checks that the same connection and other clients still work.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -375,3 +378,55 @@ def test_wrong_source_password_is_refused_with_the_source_message(
     assert code == 1429
     assert message.startswith("data source 'other' failed: (1045, \"Access denied")
     assert "not-the-password" not in message
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param(
+            {"db_file": "{tmp}/missing.sqlite"},
+            "data source 'files' failed: unable to open database file",
+            id="missing-file-is-not-created",
+        ),
+        pytest.param(
+            {"db_file": "{tmp}/text.txt"},
+            "data source 'files' failed: file is not a database",
+            id="not-a-database",
+        ),
+        pytest.param(
+            {"db_file": "{tmp}/empty.sqlite", "attach": {"s": "{tmp}/gone.sqlite"}},
+            "data source 'files' failed: unable to open the database attached as "
+            "'s': {tmp}/gone.sqlite",
+            id="missing-attached-file",
+        ),
+    ],
+)
+def test_sqlite_files_are_checked_at_create(
+    byom: ByomProcess, tmp_path: Path, files: dict[str, Any], message: str
+) -> None:
+    (tmp_path / "text.txt").write_text("not a database " * 20)
+    sqlite3.connect(tmp_path / "empty.sqlite").close()
+    given = json.dumps(files).replace("{tmp}", str(tmp_path))
+
+    code, got = error_of(
+        byom, f"CREATE DATABASE files WITH ENGINE = 'sqlite', PARAMETERS = {given}"
+    )
+
+    assert (code, got) == (1429, message.replace("{tmp}", str(tmp_path)))
+    assert not (tmp_path / "missing.sqlite").exists()
+    assert not (tmp_path / "gone.sqlite").exists()
+    assert byom.query("SHOW DATABASES LIKE 'files'") == []
+
+
+def test_sqlite_integration_may_not_read_the_data_directory(byom: ByomProcess) -> None:
+    catalog = byom.data_dir.resolve() / "catalog.sqlite"
+
+    assert error_of(
+        byom,
+        "CREATE DATABASE peek WITH ENGINE = 'sqlite', PARAMETERS = "
+        f'{{"db_file": "{catalog}"}}',
+    ) == (
+        1210,
+        f"PARAMETERS of 'peek': {catalog} is inside byom's data directory, which "
+        "an integration may not read",
+    )

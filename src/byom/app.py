@@ -36,7 +36,7 @@ from byom.planning.planner import Planner
 from byom.planning.predictor_columns import output_type, predictor_columns
 from byom.settings import Settings
 from byom.sources.demo import demo_integration
-from byom.sources.engines import check_parameters, engine_spec
+from byom.sources.engines import check_parameters, engine_spec, sqlite_files
 from byom.sources.registry import Sources
 from byom.sql.statements import (
     CreateDatabase,
@@ -99,6 +99,8 @@ class Byom:
 
         spec = engine_spec(statement.engine)
         check_parameters(spec, statement.parameters)
+        if spec.name == "sqlite":
+            self._refuse_own_files(statement.name, statement.parameters)
         integration = Integration(statement.name, spec.name, statement.parameters)
         source = self.sources.build(integration)
         try:
@@ -109,6 +111,17 @@ class Byom:
         self.catalog.add_integration(integration, replace=statement.or_replace)
         self.sources.forget(statement.name)
         logger.info("integration %s created (engine %s)", statement.name, spec.name)
+
+    def _refuse_own_files(self, name: str, parameters: dict[str, Any]) -> None:
+        # The catalog stores passwords and model headers: no integration may
+        # read byom's data directory (the demo source is registered by byom).
+        own = self.settings.data_dir.resolve()
+        for path in sqlite_files(parameters):
+            if path == own or own in path.parents:
+                raise WrongArgumentsError(
+                    f"PARAMETERS of '{name}': {path} is inside byom's data "
+                    "directory, which an integration may not read"
+                )
 
     def drop_database(self, statement: DropDatabase) -> None:
         """Forget an integration (its database is left untouched)."""

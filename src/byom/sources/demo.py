@@ -93,11 +93,15 @@ def demo_integration(data_dir: Path) -> Integration:
     if not schema_file.exists():
         write_home_rentals(schema_file)
         logger.info("demo data written to %s", schema_file)
+    main_file = demo_dir / "main.sqlite"
+    if not main_file.exists():
+        # The main database stays empty; its tables live in attached files.
+        sqlite3.connect(main_file).close()
     return Integration(
         name=DEMO_INTEGRATION,
         engine="sqlite",
         parameters={
-            "db_file": str(demo_dir / "main.sqlite"),
+            "db_file": str(main_file),
             "attach": {DEMO_SCHEMA: str(schema_file)},
         },
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -54,6 +55,23 @@ ENGINES: dict[str, EngineSpec] = {
 _ALIASES = {"postgresql": "postgres", "sqlite3": "sqlite"}
 
 
+def sqlite_uri(path: Any) -> str:
+    """A SQLite file as a URI that opens it read-write but never creates it.
+
+    A misspelt path must be an error at CREATE DATABASE, not a new empty
+    database file that then shows no tables.
+    """
+    resolved = Path(str(path)).expanduser().resolve()
+    return f"file:{quote(str(resolved))}?mode=rw"
+
+
+def sqlite_files(parameters: dict[str, Any]) -> list[Path]:
+    """Every file a SQLite integration opens: db_file and the attached ones."""
+    attached = parameters.get("attach") or {}
+    paths = [parameters["db_file"], *attached.values()]
+    return [Path(str(p)).expanduser().resolve() for p in paths]
+
+
 def engine_spec(engine: str) -> EngineSpec:
     """The spec for an engine name, or an error listing the supported ones."""
     name = _ALIASES.get(engine.lower(), engine.lower())
@@ -84,7 +102,9 @@ def check_parameters(spec: EngineSpec, parameters: dict[str, Any]) -> None:
 def build_url(spec: EngineSpec, parameters: dict[str, Any]) -> sa.URL:
     """The SQLAlchemy URL for an integration's parameters."""
     if spec.name == "sqlite":
-        return sa.URL.create("sqlite", database=str(Path(parameters["db_file"])))
+        return sa.URL.create(
+            "sqlite", database=sqlite_uri(parameters["db_file"]), query={"uri": "true"}
+        )
     if spec.name in {"mysql", "mariadb"}:
         return sa.URL.create(
             "mysql+pymysql",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import sqlalchemy.exc
 from byom.catalog.records import Integration
 from byom.errors import SourceError, UnknownTableError
 from byom.sources import engines
+from byom.sources.engines import sqlite_uri
 from byom.sources.result_types import result_types
 from byom.types import SqlType, from_sqlalchemy
 
@@ -60,6 +62,7 @@ class DataSource:
         # on the event loop, instead of holding one of the few worker threads
         # that the queries owning connections need in order to finish.
         self._slots = asyncio.Semaphore(connections)
+        self._attached = list(params.get("attach") or {})
         if self.spec.name == "sqlite":
             _attach_sqlite_schemas(self._engine, params.get("attach") or {})
 
@@ -138,9 +141,19 @@ class DataSource:
     def _check(self) -> None:
         try:
             with self._engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1")).fetchall()
+                for check in self._check_queries():
+                    connection.execute(sa.text(check)).fetchall()
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise SourceError(_describe(self.name, exc)) from None
+
+    def _check_queries(self) -> list[str]:
+        if self.spec.name != "sqlite":
+            return ["SELECT 1"]
+        # SELECT 1 reads no file: a file that is not a database fails only here.
+        return ["SELECT count(*) FROM sqlite_master"] + [
+            f"SELECT count(*) FROM {_sqlite_name(schema)}.sqlite_master"
+            for schema in self._attached
+        ]
 
     def _read_all(self, sql: str, max_rows: int) -> RowBatch:
         try:
@@ -250,6 +263,11 @@ def _close_stream(
     connection.close()
 
 
+def _sqlite_name(name: str) -> str:
+    """A schema name quoted for SQLite's SQL."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
     """Make ``schema.table`` names work in SQLite by attaching one file per schema."""
 
@@ -257,8 +275,15 @@ def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
     def _attach(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         for schema, path in attach.items():
-            quoted = '"' + str(schema).replace('"', '""') + '"'
-            cursor.execute(f"ATTACH DATABASE ? AS {quoted}", (str(path),))
+            try:
+                cursor.execute(
+                    f"ATTACH DATABASE ? AS {_sqlite_name(schema)}", (sqlite_uri(path),)
+                )
+            except sqlite3.OperationalError:
+                # SQLite's own text names the URI, with byom's ?mode=rw added.
+                raise sqlite3.OperationalError(
+                    f"unable to open the database attached as '{schema}': {path}"
+                ) from None
         cursor.close()
 
 

@@ -55,6 +55,26 @@ def test_wrong_password_through_pymysql(byom_factory: Any) -> None:
         assert cursor.fetchall() == ((2,),)
 
 
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        pytest.param(USER, "wrong-password", id="wrong-password"),
+        pytest.param("intruder", "wrong-password", id="unknown-user"),
+        pytest.param("intruder", "", id="unknown-user-no-password"),
+        pytest.param("intruder", "right-password", id="unknown-user-right-password"),
+    ],
+)
+def test_refused_logins_do_not_tell_whether_the_user_exists(
+    byom_factory: Any, user: str, password: str
+) -> None:
+    byom: ByomProcess = byom_factory(password="right-password")
+
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        byom.connect(user=user, password=password)
+
+    assert caught.value.args == (1045, f"Access denied for user {user}")
+
+
 def test_deprecate_eof_is_not_offered(byom: ByomProcess) -> None:
     client = RawClient(byom.port)
     try:

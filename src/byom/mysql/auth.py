@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
 
 
@@ -15,12 +17,16 @@ class SingleUserIdentityProvider(IdentityProvider):
         self._auth_string = (
             NativePasswordAuthPlugin.create_auth_string(password) if password else None
         )
+        # Another name gets a password nobody knows rather than "no such user"
+        # (3162), so a refused login never tells whether the name exists.
+        self._unknown_auth_string = NativePasswordAuthPlugin.create_auth_string(
+            secrets.token_hex(32)
+        )
 
     async def get_user(self, username: str) -> User | None:
-        if username != self._user:
-            return None
+        known = username == self._user
         return User(
             name=username,
-            auth_string=self._auth_string,
+            auth_string=self._auth_string if known else self._unknown_auth_string,
             auth_plugin=NativePasswordAuthPlugin.name,
         )

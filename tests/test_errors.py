@@ -355,6 +355,31 @@ def test_predictor_may_not_take_a_system_table_name(
     assert byom.query("SHOW PREDICTORS") == []
 
 
+def test_dtype_dict_column_missing_from_the_training_query_fails_training(
+    byom: ByomProcess, working_model: GatedModel
+) -> None:
+    dtypes = (
+        '{"number_of_rooms": "categorical", "initial_price": "integer", '
+        '"rental_price": "integer", "extra": "float"}'
+    )
+    sql = create_sql(
+        "extra",
+        working_model.url("/train"),
+        working_model.url("/predict"),
+        dtype_dict=dtypes,
+        join_learn_process="true",
+    )
+    message = (
+        "USING dtype_dict column(s) extra of predictor 'extra' are not in the "
+        "training query (columns: number_of_rooms, initial_price, rental_price)"
+    )
+
+    assert error_of(byom, sql) == (1210, message)
+    assert byom.query(
+        "SELECT status, error FROM mindsdb.predictors WHERE name = 'extra'"
+    ) == [("error", message)]
+
+
 def test_duplicate_predictor_is_error_1050(
     byom: ByomProcess, working_model: GatedModel
 ) -> None:
@@ -429,4 +454,28 @@ def test_sqlite_integration_may_not_read_the_data_directory(byom: ByomProcess) -
         1210,
         f"PARAMETERS of 'peek': {catalog} is inside byom's data directory, which "
         "an integration may not read",
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT " + "(" * 3000 + "1" + ")" * 3000, id="parentheses"),
+        pytest.param(
+            "SELECT * FROM deep WHERE "
+            + " AND ".join(f"initial_price = {i}" for i in range(5000)),
+            id="five-thousand-ands",
+        ),
+    ],
+)
+def test_statement_nested_too_deeply_is_a_clear_error(
+    byom: ByomProcess, working_model: GatedModel, sql: str
+) -> None:
+    byom.query(
+        create_sql("deep", working_model.url("/train"), working_model.url("/predict"))
+    )
+
+    assert error_of(byom, sql) == (
+        1436,
+        "the statement is nested too deeply for byom to handle; simplify or split it",
     )

@@ -59,6 +59,14 @@ async def _train(
             f"PREDICT column '{predictor.target}' is not in the training query "
             f"(columns: {', '.join(frame.columns)})"
         )
+    missing = [c for c in predictor.inputs if c.lower() not in by_lower]
+    if missing:
+        # The model would be trained without them, and every query would fail.
+        raise WrongArgumentsError(
+            f"USING dtype_dict column(s) {', '.join(missing)} of predictor "
+            f"'{predictor.name}' are not in the training query "
+            f"(columns: {', '.join(frame.columns)})"
+        )
     if not frame.rows:
         raise WrongArgumentsError(
             f"the training query of predictor '{predictor.name}' returned no rows"

@@ -218,3 +218,25 @@ def test_unknown_time_zone_fails_the_set_only(byom: ByomProcess, value: str) -> 
         )
         cursor.execute("SELECT @@time_zone, 1")
         assert cursor.fetchall() == (("SYSTEM", 1),)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param(0xFFFFFF - 20, id="just-below-one-packet"),
+        pytest.param(0xFFFFFF, id="exactly-one-full-packet"),
+        pytest.param(20_000_000, id="two-packets"),
+        pytest.param(40_000_000, id="three-packets"),
+    ],
+)
+def test_rows_of_16_mib_or_more_are_split_over_packets(
+    byom: ByomProcess, size: int
+) -> None:
+    with byom.connect(max_allowed_packet=128 << 20) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT '{'a' * size}' AS big, 7 AS small")
+            ((big, small),) = cursor.fetchall()
+            cursor.execute("SELECT 1")
+            assert cursor.fetchall() == ((1,),)
+
+    assert (len(big), set(big), small) == (size, {"a"}, 7)

@@ -15,6 +15,7 @@ re-breaks something is noticed:
   slows the query down instead of filling memory; the result header is sent
   only once the first batch is ready, so an early failure is a clean ERR.
 - SQLSTATEs for the codes byom uses are added to mimic's table.
+- Rows of 16 MiB or more are split over several packets (``large_rows``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mysql_mimic.types import Capabilities
 
 from byom import errors
 from byom.mysql.errors import to_mysql_error
+from byom.mysql.large_rows import write_rows
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
         columns = result_set.columns
         while first is not None:
             if first:
-                self.stream.write_text_rows(first, columns)
+                await write_rows(self.stream, first, columns)
                 await self.stream.drain()
             first = await anext(batches, None)
     except Exception as exc:

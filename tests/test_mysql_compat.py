@@ -6,13 +6,15 @@ upgrade that fixes or re-breaks a defect shows up here.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
 import pymysql
 import pytest
-from pymysql.constants import FIELD_TYPE
+from pymysql.constants import COMMAND, FIELD_TYPE
 
+from byom import __version__
 from tests.support.byom_process import USER, ByomProcess
 from tests.support.http_apps import GatedModel
 from tests.support.raw_mysql import CLIENT_DEPRECATE_EOF, RawClient
@@ -240,3 +242,98 @@ def test_rows_of_16_mib_or_more_are_split_over_packets(
             assert cursor.fetchall() == ((1,),)
 
     assert (len(big), set(big), small) == (size, {"a"}, 7)
+
+
+@pytest.mark.parametrize(
+    ("sql", "columns", "rows"),
+    [
+        pytest.param(
+            "SELECT 1 FROM DUAL", [("1", FIELD_TYPE.LONGLONG)], ((1,),), id="dual"
+        ),
+        pytest.param(
+            "SELECT ' ' AS TABLE_CAT, 2 AS n FROM DUAL WHERE 1=0",
+            [("TABLE_CAT", FIELD_TYPE.VAR_STRING), ("n", FIELD_TYPE.LONGLONG)],
+            (),
+            id="dual-where-false",
+        ),
+        pytest.param(
+            "SELECT 'a' AS x UNION SELECT 'b'",
+            [("x", FIELD_TYPE.VAR_STRING)],
+            (("a",), ("b",)),
+            id="union",
+        ),
+        pytest.param(
+            "SELECT 'TABLE' AS TABLE_TYPE UNION SELECT 'VIEW' UNION SELECT 'TABLE'",
+            [("TABLE_TYPE", FIELD_TYPE.VAR_STRING)],
+            (("TABLE",), ("VIEW",)),
+            id="union-distinct-keeps-order",
+        ),
+        pytest.param(
+            "SELECT 1 AS n UNION ALL SELECT 1",
+            [("n", FIELD_TYPE.LONGLONG)],
+            ((1,), (1,)),
+            id="union-all",
+        ),
+        pytest.param(
+            "SELECT 2.5 * 2 AS d, 1 = 1 FROM DUAL",
+            [("d", FIELD_TYPE.DOUBLE), ("1 = 1", FIELD_TYPE.LONGLONG)],
+            ((5.0, 1),),
+            id="expressions",
+        ),
+    ],
+)
+def test_constant_queries_are_evaluated_locally(
+    byom: ByomProcess, sql: str, columns: list[tuple[str, int]], rows: Any
+) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        assert [(d[0], d[1]) for d in cursor.description] == columns
+        assert cursor.fetchall() == rows
+
+
+def test_com_statistics_answers_mysql_text(byom: ByomProcess) -> None:
+    with byom.connect() as connection:
+        connection._execute_command(COMMAND.COM_STATISTICS, b"")
+        text = connection._read_packet().read_all().decode()
+    assert re.fullmatch(
+        r"Uptime: \d+  Threads: 1  Questions: \d+  Slow queries: 0  Opens: 0  "
+        r"Flush tables: 1  Open tables: 0  Queries per second avg: \d+\.\d{3}",
+        text,
+    ), text
+
+
+def test_mariadb_cli_status_shows_uptime(byom: ByomProcess) -> None:
+    result = byom.cli("status\n")
+    assert re.search(r"^Uptime:\s+\d+ sec", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(
+        r"^Threads: 1  Questions: \d+  Slow queries: 0", result.stdout, re.M
+    )
+    assert "Server version:\t\t8.0.29-byom byom" in result.stdout
+
+
+# PyMySQL has no constant (nor call) for it.
+_COM_RESET_CONNECTION = 0x1F
+
+
+def test_reset_connection_restores_the_session(byom: ByomProcess) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET @x = 1")
+        cursor.execute("SET autocommit = 0, time_zone = '+05:30'")
+        cursor.execute("USE mydb")
+
+        connection._execute_command(_COM_RESET_CONNECTION, b"")
+        connection._read_ok_packet()
+
+        cursor.execute("SELECT @x, @@autocommit, @@time_zone, DATABASE()")
+        assert cursor.fetchall() == ((None, 1, "SYSTEM", "mindsdb"),)
+        cursor.execute("SELECT 'é'")
+        assert cursor.fetchall() == (("é",),)
+
+
+def test_version_agrees_with_handshake(byom: ByomProcess) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT @@version, VERSION(), @@version_comment")
+        ((variable, function, comment),) = cursor.fetchall()
+        handshake = connection.get_server_info()
+    assert handshake == variable == function == "8.0.29-byom"
+    assert comment == f"byom {__version__}"

@@ -45,7 +45,7 @@ from byom.sql.statements import (
     DropPredictor,
     Retrain,
 )
-from byom.types import type_name
+from byom.types import SqlType, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +323,45 @@ class Byom:
         for integration in self.catalog.integrations():
             databases[integration.name] = await self._integration_schema(integration)
         return databases
+
+    async def table_columns(
+        self, database: str, table: str
+    ) -> list[tuple[str, SqlType]]:
+        """The typed columns of one table, predictor or catalog table (for SHOW).
+
+        An integration's table may be named ``schema.table``, as SHOW TABLES
+        lists it. Unknown names raise 1049 or 1146.
+        """
+        if database.lower() == DEFAULT_PROJECT:
+            predictor = self.catalog.find_predictor(table, DEFAULT_PROJECT)
+            if predictor is not None:
+                return [
+                    (column, output_type(predictor, column))
+                    for column in predictor_columns(predictor)
+                ]
+            system = system_tables.SYSTEM_TABLES.get(table.lower())
+            if system is not None:
+                return list(system)
+            raise UnknownTableError(f"Table '{DEFAULT_PROJECT}.{table}' doesn't exist")
+        if not self.catalog.has_integration(database):
+            raise UnknownDatabaseError(f"Unknown database '{database}'")
+        schema, _, name = table.rpartition(".")
+        source = self.sources.get(database)
+        try:
+            return list(await source.table_columns(name, schema or None))
+        except UnknownTableError:
+            if schema:
+                raise
+        # A bare name that the source finds in another schema, as SQLite does for
+        # the attached test_data of the demo (and as SELECT resolves it).
+        found = [
+            columns
+            for listed, columns in (await source.catalog_tables()).items()
+            if listed.rpartition(".")[2].lower() == name.lower()
+        ]
+        if len(found) != 1:
+            raise UnknownTableError(f"Table '{database}.{table}' doesn't exist")
+        return list(found[0])
 
     async def _integration_schema(
         self, integration: Integration

@@ -16,6 +16,7 @@ packets in one place (``byom.mysql.session``)::
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
     │   └── ModelUrlNotAllowedError 1210 HY000 a model URL outside the allow-list
     ├── AccessDeniedError          1045 28000  login refused
+    ├── PrivilegeError             1227 42000  SET GLOBAL and other server-wide changes
     ├── QueryKilledError           3169 HY000  KILL QUERY
     ├── QueryTimeoutError          3024 HY000  the query ran past its time limit
     ├── PredictorNotReadyError     1105 HY000  still training, or training failed
@@ -113,6 +114,13 @@ class AccessDeniedError(ByomError):
 
     code = 1045
     sqlstate = "28000"
+
+
+class PrivilegeError(ByomError):
+    """A server-wide change (SET GLOBAL, SET PERSIST), which no client may make."""
+
+    code = 1227
+    sqlstate = "42000"
 
 
 class QueryKilledError(ByomError):

@@ -16,6 +16,11 @@ re-breaks something is noticed:
   only once the first batch is ready, so an early failure is a clean ERR.
 - SQLSTATEs for the codes byom uses are added to mimic's table.
 - Rows of 16 MiB or more are split over several packets (``large_rows``).
+- The command loop is replaced (``byom.mysql.commands``) to answer
+  COM_STATISTICS and make COM_RESET_CONNECTION reset the session.
+
+Fixes that are middlewares of the session live in their own modules:
+``assignments`` (SET), ``constant_queries``, ``show_forms``, ``time_zones``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.types import Capabilities
 
 from byom import errors
+from byom.mysql import commands
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.large_rows import write_rows
 
@@ -79,6 +85,7 @@ def apply() -> None:
         return
     _register_sqlstates()
     _guard_authentication()
+    commands.install()
     mimic_connection.Connection.write_text_resultset = _write_text_resultset  # type: ignore[method-assign]
     _applied = True
     logger.debug("mysql-mimic compatibility fixes applied")
@@ -97,6 +104,7 @@ def _register_sqlstates() -> None:
         errors.NotUniqueTableError,
         errors.AlreadyExistsError,
         errors.AccessDeniedError,
+        errors.PrivilegeError,
     ):
         mimic_errors.SQLSTATES[kind.code] = kind.sqlstate.encode()  # type: ignore[index]
 

@@ -9,6 +9,7 @@ from mysql_mimic.server import MysqlServer
 from byom.app import Byom
 from byom.mysql import compat
 from byom.mysql.auth import SingleUserIdentityProvider
+from byom.mysql.server_status import ServerStatus
 from byom.mysql.session import ByomSession
 
 logger = logging.getLogger(__name__)
@@ -21,8 +22,9 @@ class ByomServer:
         compat.apply()
         self.app = app
         settings = app.settings
+        status = ServerStatus()
         self._server = MysqlServer(
-            session_factory=lambda: ByomSession(app),
+            session_factory=lambda: ByomSession(app, status),
             identity_provider=SingleUserIdentityProvider(
                 settings.user, settings.password
             ),

@@ -17,8 +17,8 @@ from typing import Any
 
 from mysql_mimic.connection import Connection
 from mysql_mimic.errors import ErrorCode, MysqlError
-from mysql_mimic.results import AllowedResult
-from mysql_mimic.session import Session
+from mysql_mimic.results import AllowedResult, ResultSet
+from mysql_mimic.session import Query, Session
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
     GlobalVariables,
@@ -32,8 +32,18 @@ from byom import __version__
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
 from byom.errors import NotSupportedError, SqlSyntaxError
+from byom.mysql.assignments import (
+    fold_set,
+    normalized_sql_mode,
+    substitute_user_variables,
+)
+from byom.mysql.constant_queries import is_constant_query, run_constant_query
 from byom.mysql.errors import to_mysql_error
-from byom.mysql.results import typed_result
+from byom.mysql.processes import Activity
+from byom.mysql.results import static_result, typed_result
+from byom.mysql.server_status import ServerStatus
+from byom.mysql.show_forms import answer_show
+from byom.mysql.table_ddl import ENGINE
 from byom.mysql.time_zones import SYSTEM, checked_time_zone, resolve_time_zone
 from byom.sql.grammar import parse_statement
 from byom.sql.show import show_predictors_query
@@ -58,21 +68,50 @@ _VARIABLES: dict[str, VariableSchema] = {
     **SYSTEM_VARIABLES,
     "version": (str, "8.0.29-byom", False),
     "version_comment": (str, f"byom {__version__}", False),
-    "sql_mode": (str, _SQL_MODE, True),
+    "sql_mode": (normalized_sql_mode, _SQL_MODE, True),
     # Checked when SET, so a bad zone fails that SET and not every later query.
     "time_zone": (checked_time_zone, SYSTEM, True),
+    "default_storage_engine": (str, ENGINE, True),
+    "default_tmp_storage_engine": (str, ENGINE, True),
 }
 _GLOBAL_VARIABLES = GlobalVariables(_VARIABLES)
 _ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 _query_ids = itertools.count(1)
+# Variables mimic sets from the handshake, which a COM_RESET_CONNECTION keeps.
+_HANDSHAKE_VARIABLES = ("character_set_client", "external_user")
+# The processlist shows byom's own statements by kind and name only: their text
+# may hold credentials (CREATE DATABASE ... PARAMETERS).
+_STATEMENT_VERBS = {
+    CreatePredictor: "CREATE PREDICTOR",
+    CreateDatabase: "CREATE DATABASE",
+    Retrain: "RETRAIN",
+    DropPredictor: "DROP PREDICTOR",
+    DropDatabase: "DROP DATABASE",
+    DescribePredictor: "DESCRIBE PREDICTOR",
+}
 
 
 class ByomSession(Session):
     """The session mysql-mimic creates for each connection."""
 
-    def __init__(self, app: Byom) -> None:
+    def __init__(self, app: Byom, server_status: ServerStatus | None = None) -> None:
         super().__init__(variables=SessionVariables(_GLOBAL_VARIABLES))
         self.app = app
+        self.server_status = server_status or ServerStatus()
+        self.activity = Activity()
+        self.user_variables: dict[str, Any] = {}
+        self._login_database = DEFAULT_PROJECT
+        self._install_middlewares()
+
+    def _install_middlewares(self) -> None:
+        # byom's answers go just before the mimic handler each one completes:
+        # SET folding after mimic has substituted @@variables, constant queries
+        # after mimic's own FROM-less SELECT, SHOW forms before mimic's SHOW.
+        chain = self.middlewares
+        chain.insert(chain.index(self._set_middleware), self._assignment_middleware)
+        static = chain.index(self._static_query_middleware)
+        chain.insert(static + 1, self._constant_query_middleware)
+        chain.insert(chain.index(self._show_middleware), self._show_forms_middleware)
 
     async def init(self, connection: Connection) -> None:
         await super().init(connection)
@@ -84,6 +123,9 @@ class ByomSession(Session):
         if self.database is None:
             # Scripts written for MindsDB query predictors without USE mindsdb.
             self.database = DEFAULT_PROJECT
+        self._login_database = self.database
+        self.server_status.sessions.add(self)
+        self.server_status.connections += 1
         logger.info(
             "connection %d: opened by %s", connection.connection_id, self.username
         )
@@ -96,14 +138,35 @@ class ByomSession(Session):
     async def close(self) -> None:
         if self._connection is not None:
             logger.info("connection %d: closed", self._connection.connection_id)
+        self.server_status.sessions.discard(self)
         await super().close()
+
+    async def reset_connection(self) -> None:
+        """COM_RESET_CONNECTION: variables, user variables and database as at login."""
+        variables = SessionVariables(_GLOBAL_VARIABLES)
+        for name in _HANDSHAKE_VARIABLES:
+            variables.set(name, self.variables.get(name), force=True)
+        self.variables = variables
+        self.user_variables = {}
+        self.database = self._login_database
+        logger.info("connection %d: reset", self.connection.connection_id)
+
+    def statistics(self) -> str:
+        """The COM_STATISTICS text (the mariadb CLI's ``status``)."""
+        return self.server_status.statistics(self)
+
+    def collation(self) -> str:
+        """The collation tables are reported with (SHOW CREATE TABLE, STATUS)."""
+        return str(self.variables.get("collation_database"))
 
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> AllowedResult:
         if self.username is None:
             raise MysqlError("Access denied", ErrorCode.ACCESS_DENIED_ERROR)
         where = f"connection {self.connection.connection_id} query {next(_query_ids)}"
+        self.server_status.questions += 1
         try:
             statement = parse_statement(sql)
+            self.activity.info = sql if statement is None else _summary(statement)
             if statement is not None:
                 # Only the statement's kind and name: its text may hold passwords.
                 logger.debug(
@@ -128,6 +191,29 @@ class ByomSession(Session):
                 "send them one at a time"
             )
         return expressions
+
+    async def _assignment_middleware(self, q: Query) -> AllowedResult:
+        substitute_user_variables(q.expression, self.user_variables)
+        if isinstance(q.expression, exp.Set):
+            left = fold_set(q.expression, self.variables, self.user_variables)
+            if left is None:
+                return None
+            q.expression = left
+        return await q.next()
+
+    async def _constant_query_middleware(self, q: Query) -> AllowedResult:
+        if not is_constant_query(q.expression):
+            return await q.next()
+        columns, rows = run_constant_query(q.expression)
+        return static_result(columns, rows)
+
+    async def _show_forms_middleware(self, q: Query) -> AllowedResult:
+        answer = await answer_show(self, q.expression, q.sql)
+        if answer is None:
+            return await q.next()
+        columns, rows = answer
+        result: ResultSet = static_result(columns, rows)
+        return result
 
     async def query(
         self, expression: exp.Expression, sql: str, attrs: dict[str, str]
@@ -193,6 +279,11 @@ def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:
         )
     text = _ANSI_ESCAPES.sub("", str(exc)).splitlines()[0]
     return f"You have an error in your SQL syntax; {text} near '{_first_words(sql)}'"
+
+
+def _summary(statement: Statement) -> str:
+    verb = _STATEMENT_VERBS.get(type(statement), "SHOW PREDICTORS")
+    return f"{verb} {_name(statement)}".strip()
 
 
 def _name(statement: Statement) -> str:

@@ -1,0 +1,109 @@
+"""The command loop of a connection, with the commands stock mysql-mimic lacks.
+
+mysql-mimic 3.0.5 dispatches commands in a fixed ``if`` chain inside
+``Connection.command_phase``: COM_STATISTICS (the mariadb CLI's ``status``) is
+refused with 1047, and COM_RESET_CONNECTION answers OK but resets nothing, so a
+pooled connection kept the variables, user variables and database of its last
+borrower. byom replaces the loop with a table of handlers that adds both, and
+marks each command in the session's activity for SHOW PROCESSLIST. Errors,
+KILL QUERY and KILL CONNECTION are handled exactly as mimic does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from mysql_mimic import connection as mimic_connection
+from mysql_mimic.constants import KillKind
+from mysql_mimic.errors import ErrorCode, MysqlError
+from mysql_mimic.stream import ConnectionClosed
+from mysql_mimic.types import Commands
+
+logger = logging.getLogger(__name__)
+
+# Command byte -> (Connection method, the Command column of SHOW PROCESSLIST).
+_HANDLERS: dict[int, tuple[str, str]] = {
+    Commands.COM_QUERY: ("handle_query", "Query"),
+    Commands.COM_STMT_PREPARE: ("handle_stmt_prepare", "Prepare"),
+    Commands.COM_STMT_SEND_LONG_DATA: ("handle_stmt_send_long_data", "Long Data"),
+    Commands.COM_STMT_EXECUTE: ("handle_stmt_execute", "Execute"),
+    Commands.COM_STMT_FETCH: ("handle_stmt_fetch", "Fetch"),
+    Commands.COM_STMT_RESET: ("handle_stmt_reset", "Reset stmt"),
+    Commands.COM_STMT_CLOSE: ("handle_stmt_close", "Close stmt"),
+    Commands.COM_PING: ("handle_ping", "Ping"),
+    Commands.COM_CHANGE_USER: ("handle_change_user", "Change user"),
+    Commands.COM_RESET_CONNECTION: ("handle_reset_connection", "Reset Connection"),
+    Commands.COM_DEBUG: ("handle_debug", "Debug"),
+    Commands.COM_INIT_DB: ("handle_init_db", "Init DB"),
+    Commands.COM_FIELD_LIST: ("handle_field_list", "Field List"),
+    Commands.COM_STATISTICS: ("handle_statistics", "Statistics"),
+}
+
+
+def install() -> None:
+    """Replace mimic's command loop and its two incomplete commands."""
+    connection = mimic_connection.Connection
+    connection.command_phase = _command_phase  # type: ignore[method-assign]
+    connection.handle_reset_connection = _handle_reset_connection  # type: ignore[method-assign]
+    connection.handle_statistics = _handle_statistics  # type: ignore[attr-defined]
+
+
+async def _command_phase(self: Any) -> None:
+    while True:
+        try:
+            data = await self.stream.read()
+        except ConnectionClosed:
+            logger.info("connection %d: closed by the client", self.connection_id)
+            return
+        activity = getattr(self.session, "activity", None)
+        try:
+            command, rest = data[0], data[1:]
+            if command == Commands.COM_QUIT:
+                return
+            handler = _HANDLERS.get(command)
+            if handler is None:
+                raise MysqlError(
+                    f"Unsupported Command: {hex(command)}", ErrorCode.UNKNOWN_COM_ERROR
+                )
+            if activity is not None:
+                activity.begin(handler[1])
+            await getattr(self, handler[0])(rest)
+        except MysqlError as exc:
+            await self.stream.write(self.error(msg=exc.msg, code=exc.code))
+        except asyncio.CancelledError:
+            if self._kill != KillKind.QUERY:
+                raise
+            logger.info("connection %d: query killed", self.connection_id)
+            if self._task is not None:
+                self._task.uncancel()
+            await self.stream.write(
+                self.error(msg="Query was killed", code=ErrorCode.SESSION_WAS_KILLED)
+            )
+            self._kill = None
+        except Exception as exc:
+            # Mimic's own safety net, kept: byom's errors are converted before
+            # they get here, so this is a defect inside mimic.
+            logger.exception("connection %d: command failed", self.connection_id)
+            await self.stream.write(self.error(msg=exc))
+        finally:
+            if activity is not None:
+                activity.end()
+            self.stream.reset_seq()
+
+
+async def _handle_reset_connection(self: Any, data: bytes) -> None:
+    # MySQL also drops the connection's prepared statements.
+    self.prepared_stmts.clear()
+    reset = getattr(self.session, "reset_connection", None)
+    if reset is not None:
+        await reset()
+    await self.stream.write(self.ok())
+
+
+async def _handle_statistics(self: Any, data: bytes) -> None:
+    # The answer is the bare text, neither OK nor a result set.
+    statistics = getattr(self.session, "statistics", None)
+    text = statistics() if statistics is not None else "Uptime: 0"
+    await self.stream.write(text.encode())

@@ -1,0 +1,207 @@
+"""The SHOW forms stock mysql-mimic refuses or answers with the wrong columns.
+
+DBeaver, JDBC drivers and SQLAlchemy send these while connecting or browsing;
+mimic answers ERR 1235 "Unsupported SHOW command" (or, for SHOW KEYS, which
+sqlglot does not parse, passes the text on to byom's planner). Each is answered
+here with the columns MySQL 8 returns, in MySQL's order:
+
+    CREATE TABLE   generated DDL (``table_ddl``); unknown table 1146
+    TABLE STATUS   one row per table of the database, no sizes
+    INDEX / KEYS   no rows: byom tables have no indexes
+    ENGINES        the one engine, ``byom``
+    CHARSET        ``charsets``
+    COLLATION      ``charsets``
+    PROCESSLIST    this server's connections (``processes``)
+    STATUS         ``server_status`` counters
+    GRANTS         the single user may do everything byom supports
+    PLUGINS        the authentication plugin in use
+
+``LIKE`` filters on the first column, as in MySQL; ``WHERE`` is evaluated on
+each row with sqlglot.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from mysql_mimic.schema import like_to_regex
+from sqlglot import exp
+from sqlglot.executor import execute
+
+from byom.app import Byom
+from byom.catalog.records import DEFAULT_PROJECT
+from byom.mysql import charsets, table_ddl
+from byom.mysql.processes import PROCESSLIST_COLUMNS, open_connections, process_rows
+from byom.mysql.server_status import STATUS_COLUMNS, ServerStatus
+from byom.types import SqlType
+
+Columns = list[tuple[str, SqlType]]
+Rows = list[tuple[Any, ...]]
+
+ENGINE_COLUMNS = [
+    ("Engine", SqlType.VAR_STRING),
+    ("Support", SqlType.VAR_STRING),
+    ("Comment", SqlType.VAR_STRING),
+    ("Transactions", SqlType.VAR_STRING),
+    ("XA", SqlType.VAR_STRING),
+    ("Savepoints", SqlType.VAR_STRING),
+]
+PLUGIN_COLUMNS = [
+    ("Name", SqlType.VAR_STRING),
+    ("Status", SqlType.VAR_STRING),
+    ("Type", SqlType.VAR_STRING),
+    ("Library", SqlType.VAR_STRING),
+    ("License", SqlType.VAR_STRING),
+]
+_ENGINE_ROW = (
+    table_ddl.ENGINE,
+    "DEFAULT",
+    "byom: predictors and integration tables, read-only",
+    "NO",
+    "NO",
+    "NO",
+)
+
+# SHOW [EXTENDED] {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} db]
+_IDENTIFIER = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_INDEX_COMMAND = re.compile(
+    rf"^\s*SHOW\s+(?:EXTENDED\s+)?(?:INDEX|INDEXES|KEYS)\s+(?:FROM|IN)\s+"
+    rf"(?P<table>{_IDENTIFIER}(?:\.{_IDENTIFIER})?)"
+    rf"(?:\s+(?:FROM|IN)\s+(?P<db>{_IDENTIFIER}))?\s*(?:WHERE\s.*)?;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class ShowSession(Protocol):
+    """What the SHOW answers read from a session."""
+
+    app: Byom
+    database: str | None
+    username: str | None
+    server_status: ServerStatus
+
+    def collation(self) -> str: ...
+
+
+async def answer_show(
+    session: ShowSession, expression: exp.Expression, sql: str
+) -> tuple[Columns, Rows] | None:
+    """The columns and rows for a SHOW form byom answers, or None to pass it on."""
+    if isinstance(expression, exp.Command):
+        return await _answer_index_command(session, sql)
+    if not isinstance(expression, exp.Show):
+        return None
+    kind = expression.name.upper()
+    answer = await _answer(session, kind, expression)
+    if answer is None:
+        return None
+    columns, rows = answer
+    return columns, _filtered(expression, columns, rows)
+
+
+async def _answer(
+    session: ShowSession, kind: str, show: exp.Show
+) -> tuple[Columns, Rows] | None:
+    if kind == "CREATE TABLE":
+        database, table = _target(session, show)
+        described = await session.app.table_columns(database, table)
+        ddl = table_ddl.create_table_statement(table, described, session.collation())
+        return table_ddl.CREATE_TABLE_COLUMNS, [(table, ddl)]
+    if kind == "TABLE STATUS":
+        database = show.text("db") or _current(session)
+        await session.app.check_database(database)
+        tables = (await session.app.schema()).get(database, {})
+        collation = session.collation()
+        rows = [table_ddl.table_status_row(t, collation) for t in sorted(tables)]
+        return table_ddl.TABLE_STATUS_COLUMNS, rows
+    if kind == "INDEX":
+        database, table = _target(session, show)
+        await session.app.table_columns(database, table)
+        return table_ddl.INDEX_COLUMNS, []
+    return _answer_server(session, kind, show)
+
+
+def _answer_server(
+    session: ShowSession, kind: str, show: exp.Show
+) -> tuple[Columns, Rows] | None:
+    if kind == "ENGINES":
+        return ENGINE_COLUMNS, [_ENGINE_ROW]
+    if kind == "CHARACTER SET":
+        return charsets.CHARSET_COLUMNS, list(charsets.charset_rows())
+    if kind == "COLLATION":
+        return charsets.COLLATION_COLUMNS, list(charsets.collation_rows())
+    if kind == "PROCESSLIST":
+        status = session.server_status
+        connections = open_connections(session, status.sessions)
+        return PROCESSLIST_COLUMNS, process_rows(
+            connections, bool(show.args.get("full"))
+        )
+    if kind == "STATUS":
+        return STATUS_COLUMNS, list(session.server_status.status_rows(session))
+    if kind == "GRANTS":
+        user = f"{session.username}@%"
+        grant = f"GRANT ALL PRIVILEGES ON *.* TO `{session.username}`@`%`"
+        return [(f"Grants for {user}", SqlType.VAR_STRING)], [(grant,)]
+    if kind == "PLUGINS":
+        row = ("mysql_native_password", "ACTIVE", "AUTHENTICATION", None, "GPL")
+        return PLUGIN_COLUMNS, [row]
+    return None
+
+
+async def _answer_index_command(
+    session: ShowSession, sql: str
+) -> tuple[Columns, Rows] | None:
+    match = _INDEX_COMMAND.match(sql)
+    if match is None:
+        return None
+    parts = [_unquote(p) for p in re.findall(_IDENTIFIER, match["table"])]
+    database = _unquote(match["db"]) if match["db"] else None
+    if len(parts) == 2:
+        database, parts = parts[0], parts[1:]
+    await session.app.table_columns(database or _current(session), parts[0])
+    return table_ddl.INDEX_COLUMNS, []
+
+
+def _target(session: ShowSession, show: exp.Show) -> tuple[str, str]:
+    return show.text("db") or _current(session), show.text("target")
+
+
+def _current(session: ShowSession) -> str:
+    # A session always has a database (mindsdb unless the client chose one).
+    return session.database or DEFAULT_PROJECT
+
+
+def _unquote(name: str) -> str:
+    if name.startswith("`"):
+        return name[1:-1].replace("``", "`")
+    return name
+
+
+def _filtered(show: exp.Show, columns: Columns, rows: Rows) -> Rows:
+    like = show.text("like")
+    if like:
+        pattern = like_to_regex(like)
+        rows = [row for row in rows if pattern.match(str(row[0]))]
+    where = show.args.get("where")
+    if where is not None:
+        names = [name.lower() for name, _ in columns]
+        rows = [row for row in rows if _matches(where.this, names, row)]
+    return rows
+
+
+def _matches(condition: exp.Expression, names: list[str], row: tuple[Any, ...]) -> bool:
+    values = dict(zip(names, row, strict=True))
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name.lower() in values:
+            value = values[node.name.lower()]
+            if value is None:
+                return exp.null()
+            if isinstance(value, int | float):
+                return exp.Literal.number(value)
+            return exp.Literal.string(str(value))
+        return node
+
+    result = execute(exp.select(condition.transform(bind)))
+    return bool(result.rows and result.rows[0][0])

@@ -6,6 +6,7 @@ Each form answers with the columns MySQL 8 returns; stock mimic answers ERR
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -248,6 +249,30 @@ def test_show_form(
             "Unknown database 'nowhere'",
             id="table-status-unknown-database",
         ),
+        pytest.param(
+            "SHOW TABLES FROM nowhere",
+            1049,
+            "Unknown database 'nowhere'",
+            id="tables-unknown-database",
+        ),
+        pytest.param(
+            "DESCRIBE nosuch", 1146, "Table 'mindsdb.nosuch' doesn't exist", id="desc"
+        ),
+        pytest.param(
+            "DESCRIBE mydb.test_data.nosuch",
+            1146,
+            "Table 'mydb.test_data.nosuch' doesn't exist",
+            id="describe-three-part-unknown",
+        ),
+        pytest.param(
+            "SHOW COLUMNS FROM t FROM nowhere",
+            1049,
+            "Unknown database 'nowhere'",
+            id="columns-unknown-database",
+        ),
+        pytest.param(
+            "KILL QUERY 999999", 1094, "Unknown thread id: 999999", id="kill-unknown"
+        ),
     ],
 )
 def test_show_form_refused(
@@ -396,3 +421,94 @@ def test_pandas_reads_a_reflected_table_and_a_predictor(mydb_engine: sa.Engine) 
     assert predicted.to_dict("records") == [
         {"number_of_rooms": 1, "initial_price": 3001}
     ]
+
+
+HOME_RENTALS_COLUMNS = [
+    ["number_of_rooms", "bigint", "YES", "", None, ""],
+    ["number_of_bathrooms", "bigint", "YES", "", None, ""],
+    ["sqft", "bigint", "YES", "", None, ""],
+    ["location", "varchar", "YES", "", None, ""],
+    ["days_on_market", "bigint", "YES", "", None, ""],
+    ["initial_price", "bigint", "YES", "", None, ""],
+    ["neighborhood", "varchar", "YES", "", None, ""],
+    ["rental_price", "bigint", "YES", "", None, ""],
+]
+DESCRIBE_COLUMNS = ["Field", "Type", "Null", "Key", "Default", "Extra"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "database"),
+    [
+        pytest.param("DESCRIBE mydb.test_data.home_rentals", None, id="three-part"),
+        pytest.param("DESCRIBE test_data.home_rentals", "mydb", id="schema-table"),
+        pytest.param("DESCRIBE home_rentals", "mydb", id="bare-name-after-use"),
+        pytest.param("SHOW COLUMNS FROM home_rentals FROM mydb", None, id="show"),
+    ],
+)
+def test_describe_finds_integration_tables(
+    server: ByomProcess, sql: str, database: str | None
+) -> None:
+    options = {"database": database} if database else {}
+
+    assert _run(server, sql, **options) == (DESCRIBE_COLUMNS, HOME_RENTALS_COLUMNS)
+
+
+def test_show_full_columns_in_mysql_order(server: ByomProcess) -> None:
+    names, rows = _run(server, "SHOW FULL COLUMNS FROM home_rentals FROM mydb")
+
+    assert names == [
+        "Field", "Type", "Collation", "Null", "Key", "Default", "Extra",
+        "Privileges", "Comment",
+    ]  # fmt: skip
+    assert rows[2:4] == [
+        ["sqft", "bigint", None, "YES", "", None, "", "select", ""],
+        [
+            "location",
+            "varchar",
+            "utf8mb4_general_ci",
+            "YES",
+            "",
+            None,
+            "",
+            "select",
+            "",
+        ],
+    ]
+
+
+def test_show_databases_and_tables_list_an_integration_without_tables(
+    server: ByomProcess, tmp_path: Any
+) -> None:
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()
+    server.query(
+        "CREATE DATABASE bare WITH ENGINE = 'sqlite', "
+        f'PARAMETERS = {{"db_file": "{empty}"}}'
+    )
+    try:
+        databases = _run(server, "SHOW DATABASES")
+        tables = _run(server, "SHOW FULL TABLES FROM bare")
+        mydb = _run(server, "SHOW TABLES", database="mydb")
+    finally:
+        server.query("DROP DATABASE bare")
+
+    assert databases == (
+        ["Database"],
+        [["bare"], ["information_schema"], ["mindsdb"], ["mydb"], ["mysql"]],
+    )
+    assert tables == (["Tables_in_bare", "Table_type"], [])
+    assert mydb == (["Tables_in_mydb"], [["test_data.home_rentals"]])
+
+
+def test_use_of_an_unknown_database_is_1049_for_com_init_db(
+    server: ByomProcess,
+) -> None:
+    with server.connect() as connection:
+        with pytest.raises(pymysql.err.MySQLError) as caught:
+            connection.select_db("nowhere")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DATABASE()")
+            assert cursor.fetchall() == (("mindsdb",),)
+
+    assert caught.value.args == (1049, "Unknown database 'nowhere'")
+    assert "Traceback" not in server.log()

@@ -298,6 +298,10 @@ class Byom:
             )
         return replanned
 
+    def integration_names(self) -> list[str]:
+        """The names of every registered integration."""
+        return [integration.name for integration in self.catalog.integrations()]
+
     async def check_database(self, name: str) -> None:
         """Refuse USE of a database that does not exist (1049)."""
         if name.lower() in RESERVED_DATABASES or self.catalog.has_integration(name):

@@ -23,6 +23,8 @@ from mysql_mimic.types import Commands
 
 logger = logging.getLogger(__name__)
 
+QUERY_INTERRUPTED = 1317
+
 # Command byte -> (Connection method, the Command column of SHOW PROCESSLIST).
 _HANDLERS: dict[int, tuple[str, str]] = {
     Commands.COM_QUERY: ("handle_query", "Query"),
@@ -78,8 +80,12 @@ async def _command_phase(self: Any) -> None:
             logger.info("connection %d: query killed", self.connection_id)
             if self._task is not None:
                 self._task.uncancel()
+            # MySQL's answer to KILL QUERY; 3169 (mimic's) means the session ended.
             await self.stream.write(
-                self.error(msg="Query was killed", code=ErrorCode.SESSION_WAS_KILLED)
+                self.error(
+                    msg="Query execution was interrupted",
+                    code=QUERY_INTERRUPTED,
+                )
             )
             self._kill = None
         except Exception as exc:

@@ -25,6 +25,7 @@ Fixes that are middlewares of the session live in their own modules:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import weakref
@@ -107,6 +108,9 @@ def _register_sqlstates() -> None:
         errors.PrivilegeError,
     ):
         mimic_errors.SQLSTATES[kind.code] = kind.sqlstate.encode()  # type: ignore[index]
+    # Codes byom sends that have no error class: KILL QUERY, unknown KILL id.
+    for code, sqlstate in ((1317, b"70100"), (1094, b"HY000")):
+        mimic_errors.SQLSTATES[code] = sqlstate  # type: ignore[index]
 
 
 class _LoginRefused(Exception):
@@ -131,9 +135,13 @@ def _guard_authentication() -> None:
     async def start(self: Any) -> None:
         try:
             await start_connection(self)
-        except (_LoginRefused, ConnectionError):
+        except _LoginRefused:
             if self.session.username is not None:
                 raise
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # A client that drops or resets its socket is not a server fault;
+            # asyncio would log it with a traceback as an unhandled exception.
+            logger.info("connection %d: closed by the client", self.connection_id)
 
     mimic_connection.Connection.authenticate = authenticate  # type: ignore[method-assign]
     mimic_connection.Connection.start = start  # type: ignore[method-assign]

@@ -31,7 +31,7 @@ from sqlglot.errors import ParseError, TokenError
 from byom import __version__
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
-from byom.errors import NotSupportedError, SqlSyntaxError
+from byom.errors import ByomError, NotSupportedError, SqlSyntaxError
 from byom.mysql.assignments import (
     fold_set,
     normalized_sql_mode,
@@ -58,6 +58,8 @@ from byom.sql.statements import (
 )
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_THREAD = 1094
 
 # A real MySQL mode string: clients such as SQLAlchemy parse it.
 _SQL_MODE = (
@@ -112,6 +114,7 @@ class ByomSession(Session):
         static = chain.index(self._static_query_middleware)
         chain.insert(static + 1, self._constant_query_middleware)
         chain.insert(chain.index(self._show_middleware), self._show_forms_middleware)
+        chain.insert(chain.index(self._kill_middleware), self._kill_check_middleware)
 
     async def init(self, connection: Connection) -> None:
         await super().init(connection)
@@ -256,8 +259,26 @@ class ByomSession(Session):
         return None
 
     async def use(self, database: str) -> None:
-        await self.app.check_database(database)
+        # COM_INIT_DB (the CLI's `use`) calls this outside handle_query, so a
+        # ByomError must become an ERR here.
+        try:
+            await self.app.check_database(database)
+        except ByomError as exc:
+            where = f"connection {self.connection.connection_id}"
+            raise to_mysql_error(exc, where) from None
         await super().use(database)
+
+    async def _kill_check_middleware(self, q: Query) -> AllowedResult:
+        # Stock mimic answers OK to KILL of an id that does not exist.
+        if isinstance(q.expression, exp.Kill):
+            target = q.expression.this.name
+            known = getattr(self.connection.control, "_connections", None)
+            if target.isdigit() and known is not None and int(target) not in known:
+                raise MysqlError(
+                    f"Unknown thread id: {target}",
+                    UNKNOWN_THREAD,  # type: ignore[arg-type]
+                )
+        return await q.next()
 
 
 def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:

@@ -15,6 +15,10 @@ here with the columns MySQL 8 returns, in MySQL's order:
     STATUS         ``server_status`` counters
     GRANTS         the single user may do everything byom supports
     PLUGINS        the authentication plugin in use
+    DATABASES      every integration, also one whose tables cannot be listed
+    TABLES         the tables of a database that exists (else 1049)
+    COLUMNS        also DESCRIBE t: a table that exists (else 1146), including
+                   ``integration.schema.table`` and a bare name in another schema
 
 ``LIKE`` filters on the first column, as in MySQL; ``WHERE`` is evaluated on
 each row with sqlglot.
@@ -34,7 +38,7 @@ from byom.catalog.records import DEFAULT_PROJECT
 from byom.mysql import charsets, table_ddl
 from byom.mysql.processes import PROCESSLIST_COLUMNS, open_connections, process_rows
 from byom.mysql.server_status import STATUS_COLUMNS, ServerStatus
-from byom.types import SqlType
+from byom.types import SqlType, type_name
 
 Columns = list[tuple[str, SqlType]]
 Rows = list[tuple[Any, ...]]
@@ -46,6 +50,26 @@ ENGINE_COLUMNS = [
     ("Transactions", SqlType.VAR_STRING),
     ("XA", SqlType.VAR_STRING),
     ("Savepoints", SqlType.VAR_STRING),
+]
+DESCRIBE_COLUMNS = [
+    ("Field", SqlType.VAR_STRING),
+    ("Type", SqlType.VAR_STRING),
+    ("Null", SqlType.VAR_STRING),
+    ("Key", SqlType.VAR_STRING),
+    ("Default", SqlType.VAR_STRING),
+    ("Extra", SqlType.VAR_STRING),
+]
+# SHOW FULL COLUMNS, in MySQL's order.
+FULL_COLUMNS = [
+    ("Field", SqlType.VAR_STRING),
+    ("Type", SqlType.VAR_STRING),
+    ("Collation", SqlType.VAR_STRING),
+    ("Null", SqlType.VAR_STRING),
+    ("Key", SqlType.VAR_STRING),
+    ("Default", SqlType.VAR_STRING),
+    ("Extra", SqlType.VAR_STRING),
+    ("Privileges", SqlType.VAR_STRING),
+    ("Comment", SqlType.VAR_STRING),
 ]
 PLUGIN_COLUMNS = [
     ("Name", SqlType.VAR_STRING),
@@ -90,6 +114,9 @@ async def answer_show(
     """The columns and rows for a SHOW form byom answers, or None to pass it on."""
     if isinstance(expression, exp.Command):
         return await _answer_index_command(session, sql)
+    if isinstance(expression, exp.Describe) and isinstance(expression.this, exp.Table):
+        database, table = _described(session, expression.this)
+        return await _columns(session, database, table, full=False)
     if not isinstance(expression, exp.Show):
         return None
     kind = expression.name.upper()
@@ -119,7 +146,66 @@ async def _answer(
         database, table = _target(session, show)
         await session.app.table_columns(database, table)
         return table_ddl.INDEX_COLUMNS, []
+    if kind == "COLUMNS":
+        database, table = _target(session, show)
+        return await _columns(session, database, table, bool(show.args.get("full")))
+    if kind == "TABLES":
+        return await _tables(session, show)
+    if kind == "DATABASES":
+        names = ["information_schema", DEFAULT_PROJECT, "mysql"]
+        names = sorted(names + session.app.integration_names(), key=str.lower)
+        return [("Database", SqlType.VAR_STRING)], [(name,) for name in names]
     return _answer_server(session, kind, show)
+
+
+async def _tables(session: ShowSession, show: exp.Show) -> tuple[Columns, Rows]:
+    database = show.text("db") or _current(session)
+    await session.app.check_database(database)
+    tables = sorted((await session.app.schema()).get(database, {}))
+    columns: Columns = [(f"Tables_in_{database}", SqlType.VAR_STRING)]
+    if not show.args.get("full"):
+        return columns, [(table,) for table in tables]
+    columns.append(("Table_type", SqlType.VAR_STRING))
+    return columns, [(table, "BASE TABLE") for table in tables]
+
+
+async def _columns(
+    session: ShowSession, database: str, table: str, full: bool
+) -> tuple[Columns, Rows]:
+    described = await session.app.table_columns(database, table)
+    if full:
+        return FULL_COLUMNS, _full_rows(described, session.collation())
+    rows: Rows = [(n, type_name(kind), "YES", "", None, "") for n, kind in described]
+    return DESCRIBE_COLUMNS, rows
+
+
+def _full_rows(described: Columns, collation: str) -> Rows:
+    return [
+        (
+            name,
+            type_name(kind),
+            collation if kind is SqlType.VAR_STRING else None,
+            "YES",
+            "",
+            None,
+            "",
+            "select",
+            "",
+        )
+        for name, kind in described
+    ]
+
+
+def _described(session: ShowSession, table: exp.Table) -> tuple[str, str]:
+    # DESCRIBE integration.schema.table names the table inside the integration;
+    # after USE of an integration, schema.table does too (as SELECT reads it).
+    catalog, db, current = table.text("catalog"), table.text("db"), _current(session)
+    if catalog:
+        return catalog, f"{db}.{table.name}"
+    integrations = {name.lower() for name in session.app.integration_names()}
+    if db and db.lower() not in integrations and current.lower() in integrations:
+        return current, f"{db}.{table.name}"
+    return db or current, table.name
 
 
 def _answer_server(

@@ -1,9 +1,10 @@
 """The query planner: what a SELECT on a predictor turns into.
 
 Join pushdown cases live in ``fixtures/planner/join_pushdown.sql`` as pairs of
-user query and expected source query; the other tables here check the rest of
-each plan and the refusals. Plans are built against a real catalog and the
-embedded SQLite demo source; no model is called.
+user query and expected source query, and the steps run after prediction in
+``fixtures/planner/local_step.sql`` with the DuckDB query as a third part; the
+other tables here check the rest of each plan and the refusals. Plans are built
+against a real catalog and the embedded SQLite demo source; no model is called.
 
 Rendering the same fetch for a MySQL or PostgreSQL integration is not tested:
 the planner reads the dialect from a connected source and exposes only the
@@ -45,9 +46,9 @@ from byom.sources.demo import demo_integration
 from byom.sources.registry import Sources
 from byom.types import SqlType
 
-PUSHDOWN_FIXTURE = (
-    Path(__file__).resolve().parents[1] / "fixtures" / "planner" / "join_pushdown.sql"
-)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "planner"
+PUSHDOWN_FIXTURE = FIXTURES / "join_pushdown.sql"
+LOCAL_FIXTURE = FIXTURES / "local_step.sql"
 JOIN = "FROM mydb.test_data.home_rentals AS t JOIN mindsdb.p AS tb"
 SETTINGS = Settings(batch_rows=500, calls_in_flight=3)
 
@@ -116,16 +117,23 @@ class PushdownCase:
     query: str
     expected: str
     xfail: str
+    local: str = ""
+    streaming: bool = False
+
+
+# The headers of a case's local step, and whether each streams.
+LOCAL_PARTS = {"-- local batch by batch:": True, "-- local over all rows:": False}
 
 
 def read_pushdown_cases(path: Path) -> list[PushdownCase]:
-    """Parse the ``-- name:`` / ``-- expect:`` blocks of a fixture file."""
+    """Parse the ``-- name:`` / ``-- expect:`` (/ ``-- local ...:``) blocks."""
     blocks: list[tuple[str, dict[str, list[str]]]] = []
     part = "query"
     for raw in path.read_text().splitlines():
         line = raw.strip()
         if line.startswith("-- name:"):
-            blocks.append((line[8:].strip(), {"query": [], "expect": [], "xfail": []}))
+            parts: dict[str, list[str]] = {"query": [], "expect": [], "xfail": []}
+            blocks.append((line[8:].strip(), parts))
             part = "query"
         elif not blocks or not line:
             continue
@@ -133,6 +141,9 @@ def read_pushdown_cases(path: Path) -> list[PushdownCase]:
             blocks[-1][1]["xfail"].append(line[9:].strip())
         elif line == "-- expect:":
             part = "expect"
+        elif line in LOCAL_PARTS:
+            part = line
+            blocks[-1][1][part] = []
         elif not line.startswith("--"):
             blocks[-1][1][part].append(line)
 
@@ -141,23 +152,27 @@ def read_pushdown_cases(path: Path) -> list[PushdownCase]:
         if not lines["query"] or not lines["expect"]:
             raise ValueError(f"{path.name}: case {name!r} lacks a query or -- expect:")
         query, expected = "\n".join(lines["query"]), " ".join(lines["expect"])
-        cases.append(PushdownCase(name, query, expected, " ".join(lines["xfail"])))
+        xfail = " ".join(lines["xfail"])
+        case = PushdownCase(name, query, expected, xfail)
+        for header, streaming in LOCAL_PARTS.items():
+            if header in lines:
+                local = " ".join(lines[header])
+                case = PushdownCase(name, query, expected, xfail, local, streaming)
+        cases.append(case)
     names = [case.name for case in cases]
     if len(set(names)) != len(names):
         raise ValueError(f"{path.name}: two cases share a name")
     return cases
 
 
-def pushdown_params() -> list[Any]:
+def pushdown_params(path: Path = PUSHDOWN_FIXTURE) -> list[Any]:
     """The fixture cases as pytest params, xfail (strict) where marked."""
     params = []
-    for case in read_pushdown_cases(PUSHDOWN_FIXTURE):
+    for case in read_pushdown_cases(path):
         marks = (
             [pytest.mark.xfail(reason=case.xfail, strict=True)] if case.xfail else []
         )
-        params.append(
-            pytest.param(case.query, case.expected, id=case.name, marks=marks)
-        )
+        params.append(pytest.param(case, id=case.name, marks=marks))
     return params
 
 
@@ -200,11 +215,20 @@ async def single_plan(planner: Planner, sql: str) -> SinglePredictPlan:
 # Joins
 
 
-@pytest.mark.parametrize(("sql", "expected"), pushdown_params())
-async def test_join_fetch_sql(planner: Planner, sql: str, expected: str) -> None:
-    plan = await join_plan(planner, sql)
+@pytest.mark.parametrize("case", pushdown_params())
+async def test_join_fetch_sql(planner: Planner, case: PushdownCase) -> None:
+    plan = await join_plan(planner, case.query)
 
-    assert plan.fetch_sql == expected
+    assert (plan.fetch_sql, plan.local) == (case.expected, None)
+
+
+@pytest.mark.parametrize("case", pushdown_params(LOCAL_FIXTURE))
+async def test_join_local_step(planner: Planner, case: PushdownCase) -> None:
+    plan = await join_plan(planner, case.query)
+
+    assert plan.local is not None, "no local step"
+    assert plan.fetch_sql == case.expected
+    assert (plan.local.sql, plan.local.streaming) == (case.local, case.streaming)
 
 
 async def test_join_plan_carries_source_predictor_and_settings(
@@ -325,6 +349,145 @@ async def test_join_outputs(
     assert plan.outputs == expected
 
 
+async def test_join_local_step_reads_the_joined_rows(planner: Planner) -> None:
+    plan = await join_plan(
+        planner,
+        f"SELECT t.sqft * 2 AS x, tb.number_of_rooms_confidence {JOIN} "
+        "WHERE tb.number_of_rooms > 1 OR t.location = 'good'",
+    )
+
+    assert plan.local is not None
+    assert plan.outputs == [
+        row("sqft", 0),
+        row("location", 1, TEXT),
+        row("initial_price", 2),
+        row("rental_price", 3),
+        model(
+            "number_of_rooms_confidence", SqlType.DOUBLE, "number_of_rooms_confidence"
+        ),
+        model("number_of_rooms"),
+    ]
+    assert (plan.local.source_columns, plan.local.names) == (
+        4,
+        ["x", "number_of_rooms_confidence"],
+    )
+    assert plan.local.probes == [
+        (
+            "t.sqft * 2 AS x",
+            "SELECT t.sqft * 2 AS x FROM source_rows AS t "
+            "POSITIONAL JOIN predictions AS tb",
+        ),
+        (
+            "tb.number_of_rooms > 1 OR t.location = 'good'",
+            "SELECT 1 FROM source_rows AS t POSITIONAL JOIN predictions AS tb "
+            "WHERE tb.number_of_rooms > 1 OR t.location = 'good'",
+        ),
+    ]
+    assert plan.describe() == [
+        "fetch from mydb: SELECT t.sqft, t.location, t.initial_price, "
+        "t.rental_price FROM test_data.home_rentals AS t",
+        "predict with p (ray_server at http://127.0.0.1:1/predict): inputs "
+        "initial_price, rental_price; 500 rows per call, 3 calls in flight",
+        "after prediction, in DuckDB batch by batch: SELECT t.sqft * 2 AS x, "
+        "tb.number_of_rooms_confidence AS number_of_rooms_confidence "
+        "FROM source_rows AS t POSITIONAL JOIN predictions AS tb "
+        "WHERE tb.number_of_rooms > 1 OR t.location = 'good'",
+    ]
+
+
+async def test_join_local_step_is_bounded_by_max_local_rows(
+    tmp_path: Path,
+) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    catalog.add_integration(demo_integration(tmp_path))
+    catalog.add_predictor(P)
+    sources = Sources(catalog)
+    try:
+        planner = Planner(catalog, sources, Settings(max_local_rows=7))
+        plan = await join_plan(
+            planner, f"SELECT t.sqft {JOIN} ORDER BY tb.number_of_rooms"
+        )
+    finally:
+        sources.close()
+        catalog.close()
+
+    assert plan.local is not None
+    assert (plan.local.max_rows, plan.local.streaming) == (7, False)
+    assert plan.describe()[-1] == (
+        "after prediction, in DuckDB over all joined rows (at most 7): "
+        "SELECT t.sqft AS sqft FROM source_rows AS t POSITIONAL JOIN predictions "
+        "AS tb ORDER BY tb.number_of_rooms NULLS FIRST"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "model_inputs", "constants", "outputs"),
+    [
+        pytest.param(
+            "tb.initial_price = 3000",
+            [("rental_price", 1)],
+            {"initial_price": 3000},
+            [row("sqft", 0), const("initial_price", 3000), model("number_of_rooms")],
+            id="input-equal-to-a-constant",
+        ),
+        pytest.param(
+            "3000 = TB.Initial_Price AND t.sqft > 1",
+            [("rental_price", 1)],
+            {"initial_price": 3000},
+            [row("sqft", 0), const("initial_price", 3000), model("number_of_rooms")],
+            id="constant-first-and-other-case",
+        ),
+        pytest.param(
+            "tb.initial_price = 'x' AND tb.rental_price = -2",
+            [],
+            {"initial_price": "x", "rental_price": -2},
+            [
+                row("sqft", 0),
+                const("initial_price", "x", TEXT),
+                model("number_of_rooms"),
+            ],
+            id="every-input-a-constant",
+        ),
+        pytest.param(
+            "initial_price = 3000",
+            [("initial_price", 1), ("rental_price", 2)],
+            {},
+            [row("sqft", 0), row("initial_price", 1), model("number_of_rooms")],
+            id="unqualified-input-is-the-table-column",
+        ),
+    ],
+)
+async def test_join_constant_inputs(
+    planner: Planner,
+    where: str,
+    model_inputs: list[tuple[str, int]],
+    constants: dict[str, Any],
+    outputs: list[OutputColumn],
+) -> None:
+    plan = await join_plan(
+        planner,
+        f"SELECT t.sqft, tb.initial_price, tb.number_of_rooms {JOIN} WHERE {where}",
+    )
+
+    assert (plan.model_inputs, plan.constant_inputs) == (model_inputs, constants)
+    assert (plan.outputs, plan.local) == (outputs, None)
+
+
+async def test_join_constant_gives_an_input_the_table_lacks(planner: Planner) -> None:
+    plan = await join_plan(
+        planner,
+        "SELECT b.rental_price FROM mydb.test_data.home_rentals AS t "
+        "JOIN mindsdb.q AS b WHERE b.floor = 3",
+    )
+
+    assert plan.fetch_sql == "SELECT t.number_of_rooms FROM test_data.home_rentals AS t"
+    assert (plan.model_inputs, plan.constant_inputs) == ([], {"floor": 3})
+    assert plan.describe()[1] == (
+        "predict with q (ray_server at http://127.0.0.1:1/predict): inputs "
+        "floor = 3; 500 rows per call, 3 calls in flight"
+    )
+
+
 # Single-row predictions
 
 
@@ -424,6 +587,77 @@ async def test_single_predict_empty(planner: Planner, sql: str) -> None:
         "initial_price",
         "rental_price",
     ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "inputs", "local", "names", "empty"),
+    [
+        pytest.param(
+            "SELECT * FROM p WHERE initial_price = 3000 AND number_of_rooms = 2",
+            {"initial_price": 3000, "rental_price": None},
+            "SELECT p.number_of_rooms AS number_of_rooms, p.initial_price AS "
+            "initial_price, p.rental_price AS rental_price FROM predictions AS p "
+            "WHERE p.number_of_rooms = 2",
+            ["number_of_rooms", "initial_price", "rental_price"],
+            False,
+            id="filter-on-the-target",
+        ),
+        pytest.param(
+            "SELECT number_of_rooms * 2 AS x, initial_price FROM mindsdb.p AS m "
+            "WHERE m.initial_price = 1 AND m.number_of_rooms_confidence > 0.5 "
+            "ORDER BY x",
+            {"initial_price": 1, "rental_price": None},
+            "SELECT m.number_of_rooms * 2 AS x, m.initial_price AS initial_price "
+            "FROM predictions AS m WHERE m.number_of_rooms_confidence > 0.5 "
+            "ORDER BY x NULLS FIRST",
+            ["x", "initial_price"],
+            False,
+            id="expression-filter-on-confidence-and-order-by",
+        ),
+        pytest.param(
+            "SELECT COUNT(*) AS n FROM p WHERE 1 = 0",
+            {"initial_price": None, "rental_price": None},
+            "SELECT COUNT(*) AS n FROM predictions AS p",
+            ["n"],
+            True,
+            id="aggregate-over-no-row",
+        ),
+        pytest.param(
+            "SELECT DISTINCT number_of_rooms FROM p WHERE initial_price = 1 LIMIT 0",
+            {"initial_price": 1, "rental_price": None},
+            "SELECT DISTINCT p.number_of_rooms AS number_of_rooms "
+            "FROM predictions AS p LIMIT 0",
+            ["number_of_rooms"],
+            True,
+            id="distinct-with-limit-0",
+        ),
+    ],
+)
+async def test_single_predict_local_step(
+    planner: Planner,
+    sql: str,
+    inputs: dict[str, Any],
+    local: str,
+    names: list[str],
+    empty: bool,
+) -> None:
+    plan = await single_plan(planner, sql)
+
+    assert plan.local is not None
+    assert (plan.inputs, plan.empty, plan.star) == (inputs, empty, False)
+    assert (plan.local.sql, plan.local.names) == (local, names)
+    assert (plan.local.source_columns, [c.name for c in plan.outputs]) == (
+        0,
+        [
+            "number_of_rooms",
+            "initial_price",
+            "rental_price",
+            "number_of_rooms_confidence",
+            "number_of_rooms_min",
+            "number_of_rooms_max",
+            "number_of_rooms_anomaly",
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -531,13 +765,6 @@ REFUSALS = [
         id="single-missing-where",
     ),
     refused(
-        "SELECT * FROM p WHERE initial_price = 3000 AND Number_Of_Rooms = 2",
-        NotSupportedError,
-        "'number_of_rooms' is what predictor 'p' predicts; "
-        "it cannot be given as an input",
-        id="single-target-as-input",
-    ),
-    refused(
         "SELECT * FROM p WHERE initial_price = 1 AND Initial_Price = 2",
         NotSupportedError,
         "column 'initial_price' is given twice in the WHERE",
@@ -570,29 +797,29 @@ REFUSALS = [
         id="single-unknown-column-in-where",
     ),
     refused(
-        "SELECT initial_price + 1 FROM p WHERE initial_price = 1",
+        "SELECT * FROM p WHERE number_of_rooms = initial_price",
         NotSupportedError,
-        "expressions over predictor 'p' are not supported yet: initial_price + 1",
-        id="single-expression",
+        "expected 'input = value' in the WHERE, got: number_of_rooms = initial_price",
+        id="single-target-equals-an-input",
     ),
     refused(
-        "SELECT * FROM p WHERE initial_price = 1 ORDER BY initial_price",
+        "SELECT x.number_of_rooms + 1 FROM p WHERE initial_price = 1",
+        UnknownColumnError,
+        "Unknown column 'x.number_of_rooms'",
+        id="single-unknown-qualifier-in-an-expression",
+    ),
+    refused(
+        "SELECT number_of_rooms FROM p WHERE initial_price = 1 "
+        "WINDOW w AS (ORDER BY number_of_rooms)",
         NotSupportedError,
-        "ORDER BY in a query on a predictor is not supported yet",
-        id="single-order-by",
+        "WINDOW in a query on a predictor is not supported yet",
+        id="single-window-clause",
     ),
     refused(
         "SELECT * FROM mindsdb.nope WHERE a = 1",
         UnknownTableError,
         "Table 'mindsdb.nope' doesn't exist",
         id="unknown-predictor",
-    ),
-    refused(
-        "SELECT * FROM p WHERE initial_price = 3000 AND number_of_rooms_confidence = 1",
-        NotSupportedError,
-        "'number_of_rooms_confidence' is an output of predictor 'p', not an input; "
-        "a WHERE condition on it is not supported yet",
-        id="single-filter-on-confidence",
     ),
     refused(
         "SELECT * FROM p WHERE initial_price = -'5'",
@@ -635,24 +862,28 @@ REFUSALS = [
     ),
     # Joins
     refused(
-        f"SELECT t.sqft {JOIN} WHERE t.sqft > 1 AND tb.number_of_rooms = 2",
+        f"SELECT t.sqft {JOIN} WHERE tb.initial_price = 1 AND tb.Initial_Price = 2",
         NotSupportedError,
-        "a WHERE condition on predictor columns in a JOIN is not supported yet: "
-        "tb.number_of_rooms = 2",
-        id="join-filter-on-prediction",
+        "column 'initial_price' is given twice in the WHERE",
+        id="join-constant-input-given-twice",
     ),
     refused(
-        f"SELECT t.sqft {JOIN} WHERE tb.initial_price > 2",
+        f"SELECT t.sqft, ROW_NUMBER() OVER w {JOIN} WINDOW w AS (ORDER BY t.sqft)",
         NotSupportedError,
-        "a WHERE condition on predictor columns in a JOIN is not supported yet: "
-        "tb.initial_price > 2",
-        id="join-filter-on-echoed-input",
+        "WINDOW in a query on a predictor is not supported yet",
+        id="join-window-clause",
     ),
     refused(
-        f"SELECT t.sqft {JOIN} ORDER BY tb.number_of_rooms LIMIT 5",
-        NotSupportedError,
-        "ORDER BY a predictor column in a JOIN is not supported yet",
-        id="join-order-by-prediction",
+        f"SELECT t.sqft {JOIN} ORDER BY tb.nope",
+        UnknownColumnError,
+        "Unknown column 'tb.nope' in predictor 'p'",
+        id="join-order-by-unknown-predictor-column",
+    ),
+    refused(
+        f"SELECT t.sqft AS area {JOIN} WHERE area > 1",
+        UnknownColumnError,
+        "Unknown column 'area' in 'field list'",
+        id="join-select-alias-in-where",
     ),
     refused(
         f"SELECT number_of_rooms {JOIN}",
@@ -714,18 +945,6 @@ REFUSALS = [
         id="join-two-predictors",
     ),
     refused(
-        f"SELECT t.location, COUNT(*) {JOIN} GROUP BY t.location",
-        NotSupportedError,
-        "GROUP BY in a query on a predictor is not supported yet",
-        id="join-group-by",
-    ),
-    refused(
-        f"SELECT DISTINCT t.location {JOIN}",
-        NotSupportedError,
-        "DISTINCT in a query on a predictor is not supported yet",
-        id="join-distinct",
-    ),
-    refused(
         f"SELECT t.sqft {JOIN} ON t.sqft = tb.initial_price",
         NotSupportedError,
         "JOIN ... ON with a predictor is not supported yet; "
@@ -737,12 +956,6 @@ REFUSALS = [
         NotSupportedError,
         "LEFT JOIN with a predictor is not supported yet",
         id="left-join",
-    ),
-    refused(
-        f"SELECT t.sqft * 2 {JOIN}",
-        NotSupportedError,
-        "expressions over a JOIN with a predictor are not supported yet: t.sqft * 2",
-        id="join-expression",
     ),
     refused(
         "SELECT * FROM nodb.test_data.home_rentals AS t JOIN mindsdb.p",
@@ -800,36 +1013,10 @@ REFUSALS = [
         id="join-aliases-differing-only-in-case",
     ),
     refused(
-        f"SELECT tb.number_of_rooms AS sqft {JOIN} ORDER BY sqft",
-        NotSupportedError,
-        "ORDER BY a predictor column in a JOIN is not supported yet",
-        id="join-order-by-alias-of-a-prediction-shadowing-a-table-column",
-    ),
-    refused(
-        f"SELECT t.sqft, tb.number_of_rooms {JOIN} ORDER BY 2",
-        NotSupportedError,
-        "ORDER BY a predictor column in a JOIN is not supported yet",
-        id="join-order-by-position-of-a-prediction",
-    ),
-    refused(
         f"SELECT t.sqft {JOIN} ORDER BY 2",
         UnknownColumnError,
         "Unknown column '2' in 'order clause'",
         id="join-order-by-position-out-of-range",
-    ),
-    refused(
-        f"SELECT * {JOIN} ORDER BY 1",
-        NotSupportedError,
-        "ORDER BY the position of a * in the select list is not supported in a "
-        "JOIN yet; name the column",
-        id="join-order-by-position-of-star",
-    ),
-    refused(
-        f"SELECT t.sqft {JOIN} ORDER BY RAND()",
-        NotSupportedError,
-        "ORDER BY an expression that reads no table column is not supported in a "
-        "JOIN yet: RAND()",
-        id="join-order-by-no-column",
     ),
 ]
 

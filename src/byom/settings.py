@@ -138,6 +138,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Most rows CREATE PREDICTOR sends to a train endpoint in its one call.",
     ),
     Setting(
+        "max_local_rows",
+        int,
+        1_000_000,
+        "Most joined rows a query on a predictor may hold in memory for what "
+        "only its predictions can decide (ORDER BY or GROUP BY a prediction, "
+        "DISTINCT, aggregates, a LIMIT after a filter on a prediction).",
+    ),
+    Setting(
         "log_level",
         str,
         "INFO",
@@ -169,6 +177,7 @@ class Settings:
     retry_max_wait: float = 5.0
     allowed_model_urls: str = "loopback"
     max_training_rows: int = 1_000_000
+    max_local_rows: int = 1_000_000
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -179,6 +188,7 @@ class Settings:
             "source_connections",
             "retries",
             "max_training_rows",
+            "max_local_rows",
         ):
             if getattr(self, name) < (0 if name == "port" else 1):
                 raise ValueError(f"{name} must be a positive number")

@@ -57,12 +57,12 @@ class Executor:
         _require_ready(plan)
         if isinstance(plan, SinglePredictPlan):
             return await self._run_single(plan)
-        return self._run_join(plan)
+        return await self._run_join(plan)
 
     async def _run_single(self, plan: SinglePredictPlan) -> QueryResult:
         outputs = list(plan.outputs)
         if plan.empty:
-            return QueryResult(_typed(outputs), _batches([]))
+            return await _after_prediction(plan, _typed(outputs), _batches([]))
 
         predictor = plan.predictor
         columns = list(plan.inputs)
@@ -78,20 +78,24 @@ class Executor:
                     kind = SqlType.VAR_STRING if kind is SqlType.NULL else kind
                     outputs.append(OutputColumn(key, kind, "model", key=key))
         rows = _compose(plan, outputs, [()], prediction)
-        return QueryResult(_typed(outputs), _batches([rows]))
+        return await _after_prediction(plan, _typed(outputs), _batches([rows]))
 
-    def _run_join(self, plan: JoinPlan) -> QueryResult:
+    async def _run_join(self, plan: JoinPlan) -> QueryResult:
         source = self._sources.get(plan.source)
         backend = self._backends.for_format(plan.predictor.format)
         names = [name for name, _ in plan.model_inputs]
+        names += list(plan.constant_inputs)
         positions = [index for _, index in plan.model_inputs]
+        constants = tuple(plan.constant_inputs.values())
 
         async def score(batch: RowBatch) -> list[Row]:
             if not batch.rows:
                 # Models reject zero rows (MLflow answers 400, Ray 500).
                 return []
             started = time.monotonic()
-            inputs = [tuple(row[i] for i in positions) for row in batch.rows]
+            inputs = [
+                tuple(row[i] for i in positions) + constants for row in batch.rows
+            ]
             prediction = await _predict(backend, plan.predictor, names, inputs)
             logger.debug(
                 "predictor %s: scored %d rows in %.3f s",
@@ -103,7 +107,7 @@ class Executor:
 
         fetched = source.stream(plan.fetch_sql, plan.batch_rows)
         batches = ordered_map(fetched, score, plan.calls_in_flight)
-        return QueryResult(_typed(plan.outputs), batches)
+        return await _after_prediction(plan, _typed(plan.outputs), batches)
 
     async def _run_passthrough(self, plan: PassthroughPlan) -> QueryResult:
         stream = self._sources.get(plan.source).stream(plan.sql, plan.batch_rows)
@@ -120,6 +124,37 @@ class Executor:
                 await stream.aclose()
 
         return QueryResult(columns, batches())
+
+
+async def _after_prediction(
+    plan: PredictorPlan,
+    columns: list[tuple[str, SqlType]],
+    batches: AsyncIterator[list[Row]],
+) -> QueryResult:
+    """The result as the plan's local step shapes it, or the joined rows as is."""
+    if plan.local is None:
+        return QueryResult(columns, batches)
+
+    # Imported here: DuckDB and pyarrow are loaded only by queries needing them.
+    from byom.execution.local_step import LocalQuery
+
+    query = LocalQuery(plan.local, plan.outputs)
+    try:
+        typed = await query.columns()
+    except BaseException:
+        query.close()
+        await _close(batches)
+        raise
+    if plan.local.streaming:
+        return QueryResult(typed, query.each_batch(batches))
+    batch_rows = plan.batch_rows if isinstance(plan, JoinPlan) else 1
+    return QueryResult(typed, query.all_rows(batches, batch_rows))
+
+
+async def _close(batches: AsyncIterator[list[Row]]) -> None:
+    aclose = getattr(batches, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _predict(

@@ -36,13 +36,45 @@ class OutputColumn:
 
 
 @dataclass(frozen=True)
+class LocalStep:
+    """SQL that DuckDB runs over the joined rows after prediction.
+
+    The rows of a plan with a local step are its ``outputs``: the first
+    ``source_columns`` of them form the relation ``source_rows``, the others
+    ``predictions``, and ``sql`` (DuckDB dialect) reads them under the query's
+    own aliases. ``names`` are the result's column names as MySQL spells them.
+    A ``streaming`` step only filters and projects, so it runs batch by batch and
+    keeps the rows' order; any other step sees every row at once, at most
+    ``max_rows`` of them. ``probes`` pair a part of the user's query (MySQL text)
+    with a DuckDB query of that part alone, to name the culprit of an error.
+    """
+
+    sql: str
+    names: list[str]
+    source_columns: int
+    streaming: bool
+    max_rows: int
+    probes: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One readable line."""
+        how = (
+            "batch by batch"
+            if self.streaming
+            else f"over all joined rows (at most {self.max_rows})"
+        )
+        return f"after prediction, in DuckDB {how}: {self.sql}"
+
+
+@dataclass(frozen=True)
 class SinglePredictPlan:
     """``SELECT ... FROM predictor WHERE a = 1 AND b = 'x'``: one row to score.
 
     ``inputs`` is the one row sent (every model input; missing ones are None).
     With ``star`` set, extra columns the model answers are appended to outputs.
     ``empty`` plans (``WHERE 1 = 0``, ``LIMIT 0``, an ``OFFSET`` past the row)
-    return the columns and no row.
+    return the columns and no row. With a ``local`` step, outputs are the
+    predictor's columns and the step filters and shapes them.
     """
 
     predictor: Predictor
@@ -50,16 +82,23 @@ class SinglePredictPlan:
     outputs: list[OutputColumn]
     star: bool = False
     empty: bool = False
+    local: LocalStep | None = None
 
     def describe(self) -> list[str]:
         """Readable steps, one per line."""
         if self.empty:
-            return [f"empty result with the columns of {self.predictor.name}"]
-        return [
-            f"predict 1 row with {self.predictor.name} "
-            f"({self.predictor.format} at {redact_url(self.predictor.predict_url)})",
-            "output: " + ", ".join(c.name for c in self.outputs),
-        ]
+            steps = [f"empty result with the columns of {self.predictor.name}"]
+        else:
+            steps = [
+                f"predict 1 row with {self.predictor.name} "
+                f"({self.predictor.format} at "
+                f"{redact_url(self.predictor.predict_url)})"
+            ]
+        if self.local is not None:
+            return [*steps, self.local.describe()]
+        if self.empty:
+            return steps
+        return [*steps, "output: " + ", ".join(c.name for c in self.outputs)]
 
 
 @dataclass(frozen=True)
@@ -68,7 +107,9 @@ class JoinPlan:
 
     ``fetch_sql`` runs on ``source`` in its dialect, with the table-only filters,
     order and limit pushed into it. ``model_inputs`` pairs each model input name
-    with the position of its value in the fetched row.
+    with the position of its value in the fetched row; ``constant_inputs`` are
+    the inputs given as ``p.input = constant``, the same on every row. With a
+    ``local`` step, ``outputs`` are the joined rows that step reads.
     """
 
     predictor: Predictor
@@ -79,16 +120,27 @@ class JoinPlan:
     batch_rows: int
     calls_in_flight: int
     notes: list[str] = field(default_factory=list)
+    constant_inputs: dict[str, Any] = field(default_factory=dict)
+    local: LocalStep | None = None
 
     def describe(self) -> list[str]:
         """Readable steps, one per line."""
+        inputs = [name for name, _ in self.model_inputs]
+        inputs += [
+            f"{name} = {value!r}" for name, value in self.constant_inputs.items()
+        ]
+        last = (
+            self.local.describe()
+            if self.local is not None
+            else "output: " + ", ".join(c.name for c in self.outputs)
+        )
         return [
             f"fetch from {self.source}: {self.fetch_sql}",
             f"predict with {self.predictor.name} "
             f"({self.predictor.format} at {redact_url(self.predictor.predict_url)}): "
-            f"inputs {', '.join(name for name, _ in self.model_inputs)}; "
+            f"inputs {', '.join(inputs)}; "
             f"{self.batch_rows} rows per call, {self.calls_in_flight} calls in flight",
-            "output: " + ", ".join(c.name for c in self.outputs),
+            last,
             *self.notes,
         ]
 

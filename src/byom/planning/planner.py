@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
@@ -29,20 +28,39 @@ from byom.errors import (
     UnknownDatabaseError,
     UnknownTableError,
 )
+from byom.planning.conditions import (
+    conjuncts_of,
+    constant_type,
+    is_constant,
+    literal_value,
+)
+from byom.planning.local_query import (
+    MODEL_RELATION,
+    SOURCE_RELATION,
+    column_name,
+    duckdb_sql,
+    groups,
+    is_plain,
+    local_query,
+    named,
+    probes,
+    streams,
+)
 from byom.planning.plan import (
     CatalogPlan,
     JoinPlan,
+    LocalStep,
     OutputColumn,
     PassthroughPlan,
     Plan,
     PredictorPlan,
-    SinglePredictPlan,
 )
-from byom.planning.predictor_columns import output_type, predictor_columns
+from byom.planning.predictor_columns import model_output, predictor_columns
+from byom.planning.single_row import plan_single
 from byom.planning.source_sql import escape_like_backslashes, quote_identifiers
 from byom.settings import Settings
 from byom.sources.registry import Sources
-from byom.types import SqlType, from_value
+from byom.types import SqlType
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +134,12 @@ class Planner:
                 "subqueries, UNION and CTEs next to a predictor are not supported yet"
             )
         if len(refs) == 1:
-            return _plan_single(query, predictors[0])
+            return plan_single(
+                query,
+                predictors[0].predictor,
+                predictors[0].alias,
+                self._settings.max_local_rows,
+            )
         if len(refs) != 2 or len(sources) != 1:
             raise NotSupportedError(
                 "a query may join one table with one predictor; "
@@ -196,7 +219,7 @@ class Planner:
     ) -> JoinPlan:
         predictor = model.predictor
         _refuse_same_alias(table, model)
-        _refuse_clauses(select, ("group", "having", "distinct", "windows"))
+        _refuse_clauses(select, ("windows",))
         for join in select.args.get("joins") or []:
             if join.args.get("on") or join.args.get("using"):
                 raise NotSupportedError(
@@ -212,24 +235,41 @@ class Planner:
         source = self._sources.get(table.integration)
         table_columns = await source.table_columns(table.table, table.schema)
         resolver = _Resolver(table, table_columns, model)
-
-        pushed: list[exp.Expression] = []
-        for condition in _conjuncts(select.args.get("where")):
-            if resolver.reads_model(condition):
-                raise NotSupportedError(
-                    "a WHERE condition on predictor columns in a JOIN is not "
-                    f"supported yet: {condition.sql('mysql')}"
-                )
-            pushed.append(resolver.qualify(condition.copy()))
+        pushed, local_where = _split_where(select, resolver)
+        order = _pushable_order(select, resolver)
+        local = bool(local_where) or _needs_local_step(select, order)
+        if local and not _may_push_limit(select, local_where):
+            order = None
 
         fetched: list[str] = []
         outputs: list[OutputColumn] = []
-        for item in select.expressions:
-            outputs.extend(resolver.outputs(item, fetched))
+        joined = _JoinedRows(resolver, fetched)
+        if local:
+            joined.read(
+                select,
+                local_where,
+                order_and_limit=order is None,
+                relations=[
+                    (SOURCE_RELATION, table.alias),
+                    (MODEL_RELATION, model.alias),
+                ],
+            )
+        else:
+            for item in select.expressions:
+                outputs.extend(resolver.outputs(item, fetched))
         model_inputs = [
             (name, _fetch_index(fetched, resolver.table_column_for_input(name)))
             for name in predictor.inputs
+            if name not in resolver.constants
         ]
+        if not fetched:
+            # Every input is a constant and the query reads no table column;
+            # one column is still fetched, for the rows to score.
+            _fetch_index(fetched, table_columns[0][0])
+        step = None
+        if local:
+            outputs = joined.columns()
+            step = joined.step(self._settings.max_local_rows)
 
         fetch = exp.select(*[exp.column(c, table=table.alias) for c in fetched]).from_(
             exp.Table(
@@ -240,7 +280,8 @@ class Planner:
         )
         if pushed:
             fetch = fetch.where(exp.and_(*pushed))
-        fetch = _push_order_and_limit(select, fetch, resolver)
+        if order is not None:
+            fetch = _push_order_and_limit(select, fetch, order)
         pushed_sql = quote_identifiers(
             escape_like_backslashes(fetch, source.dialect), source.dialect
         )
@@ -253,6 +294,115 @@ class Planner:
             outputs=outputs,
             batch_rows=self._settings.batch_rows,
             calls_in_flight=self._settings.calls_in_flight,
+            constant_inputs=dict(resolver.constants),
+            local=step,
+        )
+
+
+class _JoinedRows:
+    """The joined rows a local step reads, gathered as its query names them.
+
+    Table columns come from the fetched row; model columns (answers, and
+    inputs echoed as the model was given them) form the predictions.
+    """
+
+    def __init__(self, resolver: _Resolver, fetched: list[str]) -> None:
+        self._resolver = resolver
+        self._fetched = fetched
+        self._model: dict[str, OutputColumn] = {}
+        self._aliases: set[str] = set()
+        self._sql = ""
+        self._names: list[str] = []
+        self._probes: list[tuple[str, str]] = []
+        self._streaming = False
+
+    def read(
+        self,
+        select: exp.Select,
+        where: list[exp.Expression],
+        *,
+        order_and_limit: bool,
+        relations: list[tuple[str, str]],
+    ) -> None:
+        """Build the local query over the joined rows, noting what it reads."""
+        resolver = self._resolver
+        self._aliases = {
+            item.alias.lower()
+            for item in select.expressions
+            if isinstance(item, exp.Alias)
+        }
+        items = resolver.local_items(select)
+        query = local_query(
+            select,
+            items=items,
+            where=where,
+            order_and_limit=order_and_limit,
+            relations=relations,
+            locate=self.locate,
+        )
+        # The predictions relation needs a column even when nothing reads one.
+        target = resolver.model.predictor.target
+        self._model_column(target)
+        self._sql = duckdb_sql(query)
+        self._names = [column_name(item) for item in items]
+        self._probes = probes(select, where, relations, self.locate)
+        self._streaming = streams(select, order_and_limit)
+
+    def locate(self, column: exp.Column, clause: str) -> exp.Expression | None:
+        """The column of the joined rows a reference stands for (None: an alias)."""
+        resolver = self._resolver
+        bare = not column.table and column.name.lower() in self._aliases
+        # As in MySQL, ORDER BY looks among the select aliases first, GROUP BY
+        # and HAVING among the tables' columns first.
+        if bare and clause == "order":
+            return None
+        if bare and clause in ("group", "having") and not resolver.knows(column):
+            return None
+
+        alias = resolver.table.alias
+        if resolver.side(column) == "table":
+            real = resolver.table_types[column.name.lower()][0]
+            _fetch_index(self._fetched, real)
+        else:
+            real = resolver.model_columns[column.name.lower()]
+            self._model_column(real)
+            alias = resolver.model.alias
+        return exp.column(exp.to_identifier(real), table=exp.to_identifier(alias))
+
+    def _model_column(self, real: str) -> None:
+        if real.lower() in self._model:
+            return
+        resolver = self._resolver
+        predictor = resolver.model.predictor
+        if real in resolver.constants:
+            value = resolver.constants[real]
+            column = OutputColumn(real, constant_type(value), "const", value=value)
+        elif real in predictor.inputs:
+            source = resolver.table_column_for_input(real)
+            kind = resolver.table_types[source.lower()][1]
+            column = _row_column(real, kind, _fetch_index(self._fetched, source))
+        else:
+            column = model_output(real, predictor, real)
+        self._model[real.lower()] = column
+
+    def columns(self) -> list[OutputColumn]:
+        """The joined row: every fetched column, then the predictions."""
+        kinds = self._resolver.table_types
+        fetched = [
+            _row_column(name, kinds[name.lower()][1], index)
+            for index, name in enumerate(self._fetched)
+        ]
+        return fetched + list(self._model.values())
+
+    def step(self, max_rows: int) -> LocalStep:
+        """The local step, once every column it reads is fetched."""
+        return LocalStep(
+            sql=self._sql,
+            names=self._names,
+            source_columns=len(self._fetched),
+            streaming=self._streaming,
+            max_rows=max_rows,
+            probes=self._probes,
         )
 
 
@@ -269,6 +419,8 @@ class _Resolver:
         self.model = model
         self.table_types = {name.lower(): (name, kind) for name, kind in table_columns}
         self.model_columns = {c.lower(): c for c in predictor_columns(model.predictor)}
+        # Model inputs given as ``p.input = constant`` in the WHERE.
+        self.constants: dict[str, Any] = {}
 
     def side(self, column: exp.Column) -> str:
         """'table' or 'model' for a column reference, or an error naming it."""
@@ -306,6 +458,14 @@ class _Resolver:
     def _is_model_output(self, name: str) -> bool:
         inputs = {c.lower() for c in self.model.predictor.inputs}
         return name not in inputs
+
+    def knows(self, column: exp.Column) -> bool:
+        """True when a reference names a table or predictor column."""
+        try:
+            self.side(column)
+        except UnknownColumnError:
+            return False
+        return True
 
     def reads_model(self, condition: exp.Expression) -> bool:
         """True when the condition reads a predictor column (a constant does not)."""
@@ -345,12 +505,54 @@ class _Resolver:
             real, kind = self.table_types[node.name.lower()]
             return [_row_column(name, kind, _fetch_index(fetched, real))]
         real = self.model_columns[node.name.lower()]
+        if real in self.constants:
+            value = self.constants[real]
+            return [OutputColumn(name, constant_type(value), "const", value=value)]
         if real in self.model.predictor.inputs:
             # An input is what was sent: the table's value under that name.
             source_name = self.table_column_for_input(real)
             kind = self.table_types[source_name.lower()][1]
             return [_row_column(name, kind, _fetch_index(fetched, source_name))]
-        return [_model_column(name, self.model.predictor, real)]
+        return [model_output(name, self.model.predictor, real)]
+
+    def take_constant(self, condition: exp.Expression) -> bool:
+        """Record ``p.input = constant`` as a model input; False for others."""
+        if not isinstance(condition, exp.EQ):
+            return False
+        column, value = condition.this, condition.expression
+        if not isinstance(column, exp.Column):
+            column, value = value, column
+        if not isinstance(column, exp.Column) or not is_constant(value):
+            return False
+        if self.side(column) != "model":
+            return False
+        real = self.model_columns[column.name.lower()]
+        if real not in self.model.predictor.inputs:
+            return False  # the target or another output: a filter
+        if real in self.constants:
+            raise NotSupportedError(f"column '{real}' is given twice in the WHERE")
+        self.constants[real] = literal_value(value, condition)
+        return True
+
+    def local_items(self, select: exp.Select) -> list[exp.Expression]:
+        """The select list with stars expanded, each item under its MySQL name."""
+        items: list[exp.Expression] = []
+        for item in select.expressions:
+            node = item.this if isinstance(item, exp.Alias) else item
+            if isinstance(node, exp.Star):
+                items += self._star_items("")
+            elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+                items += self._star_items(node.table)
+            else:
+                items.append(named(item, column_name(item)))
+        return items
+
+    def _star_items(self, qualifier: str) -> list[exp.Expression]:
+        columns = self._star(qualifier, [])
+        alias = {"row": self.table.alias, "model": self.model.alias}
+        return [
+            named(exp.column(c.name, table=alias[c.origin]), c.name) for c in columns
+        ]
 
     def _star(self, qualifier: str, fetched: list[str]) -> list[OutputColumn]:
         lowered = qualifier.lower()
@@ -366,7 +568,7 @@ class _Resolver:
             self.model.predictor.name.lower(),
         }:
             target = self.model.predictor.target
-            columns.append(_model_column(target, self.model.predictor, target))
+            columns.append(model_output(target, self.model.predictor, target))
         if not columns:
             raise UnknownColumnError(f"Unknown table '{qualifier}'")
         return columns
@@ -392,145 +594,8 @@ def _tables(query: exp.Expression) -> list[exp.Table]:
     ]
 
 
-def _plan_single(select: exp.Select, model: _PredictorRef) -> SinglePredictPlan:
-    predictor = model.predictor
-    _refuse_clauses(select, ("group", "having", "order", "distinct", "windows"))
-    where = select.args.get("where")
-    if where is None:
-        raise NotSupportedError(
-            f"a query on predictor '{predictor.name}' needs a WHERE clause giving "
-            "its inputs, e.g. WHERE col = 1 AND other = 'x'"
-        )
-
-    empty = _is_false(where.this)
-    given = {} if empty else _equalities(where.this, predictor)
-    inputs = {name: given.get(name) for name in predictor.inputs}
-    outputs: list[OutputColumn] = []
-    star = False
-    for item in select.expressions:
-        node = item.this if isinstance(item, exp.Alias) else item
-        if isinstance(node, exp.Star) or (
-            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
-        ):
-            star = True
-            outputs.extend(
-                _single_column(column, predictor, given)
-                for column in predictor.dtype_dict
-            )
-            continue
-        if not isinstance(node, exp.Column):
-            raise NotSupportedError(
-                f"expressions over predictor '{predictor.name}' are not supported "
-                f"yet: {item.sql('mysql')}"
-            )
-        real = _predictor_column(predictor, node.name)
-        column = _single_column(real, predictor, given)
-        outputs.append(_renamed(column, item.alias_or_name))
-
-    empty = empty or _skips_the_one_row(select)
-    return SinglePredictPlan(predictor, inputs, outputs, star=star, empty=empty)
-
-
-def _single_column(
-    column: str, predictor: Predictor, given: dict[str, Any]
-) -> OutputColumn:
-    if column in predictor.inputs:
-        value = given.get(column)
-        kind = (
-            from_value(value) if value is not None else output_type(predictor, column)
-        )
-        return OutputColumn(column, kind, "const", value=value)
-    return _model_column(column, predictor, column)
-
-
-def _equalities(condition: exp.Expression, predictor: Predictor) -> dict[str, Any]:
-    given: dict[str, Any] = {}
-    for part in _conjuncts_of(condition):
-        if not isinstance(part, exp.EQ):
-            raise NotSupportedError(
-                f"the WHERE of a query on predictor '{predictor.name}' may only "
-                f"join 'column = value' with AND; got: {part.sql('mysql')}"
-            )
-        column, literal = part.this, part.expression
-        if not isinstance(column, exp.Column):
-            column, literal = literal, column
-        if not isinstance(column, exp.Column):
-            raise NotSupportedError(
-                f"expected 'column = value' in the WHERE, got: {part.sql('mysql')}"
-            )
-        real = _predictor_column(predictor, column.name)
-        if real == predictor.target:
-            raise NotSupportedError(
-                f"'{real}' is what predictor '{predictor.name}' predicts; "
-                "it cannot be given as an input"
-            )
-        if real not in predictor.inputs:
-            raise NotSupportedError(
-                f"'{real}' is an output of predictor '{predictor.name}', not an "
-                "input; a WHERE condition on it is not supported yet"
-            )
-        if real in given:
-            raise NotSupportedError(f"column '{real}' is given twice in the WHERE")
-        given[real] = _literal(literal, part)
-    return given
-
-
-def _literal(node: exp.Expression, context: exp.Expression) -> Any:
-    if isinstance(node, exp.Neg):
-        return _negated(_literal(node.this, context), context)
-    if isinstance(node, exp.Null):
-        return None
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        try:
-            return int(node.this)
-        except ValueError:
-            return float(node.this)
-    raise NotSupportedError(
-        f"expected a constant value in the WHERE, got: {context.sql('mysql')}"
-    )
-
-
-def _negated(value: Any, context: exp.Expression) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return -int(value)  # MySQL: -TRUE is the integer -1
-    if isinstance(value, int | float):
-        return -value
-    # MySQL would read the string as a number first, with its own rules for
-    # text that is not one; the user can write the number instead.
-    raise NotSupportedError(
-        "a minus sign before a string is not supported in the WHERE; write the "
-        f"number without quotes: {context.sql('mysql')}"
-    )
-
-
-def _predictor_column(predictor: Predictor, name: str) -> str:
-    for column in predictor_columns(predictor):
-        if column.lower() == name.lower():
-            return column
-    raise UnknownColumnError(
-        f"Unknown column '{name}' in predictor '{predictor.name}' "
-        f"(columns: {', '.join(predictor.dtype_dict)})"
-    )
-
-
-def _model_column(name: str, predictor: Predictor, key: str) -> OutputColumn:
-    return OutputColumn(name, output_type(predictor, key), "model", key=key)
-
-
 def _row_column(name: str, kind: SqlType, index: int) -> OutputColumn:
     return OutputColumn(name, kind, "row", index=index)
-
-
-def _renamed(column: OutputColumn, name: str) -> OutputColumn:
-    return OutputColumn(
-        name, column.sql_type, column.origin, column.index, column.key, column.value
-    )
 
 
 def _fetch_index(fetched: list[str], column: str) -> int:
@@ -542,14 +607,65 @@ def _fetch_index(fetched: list[str], column: str) -> int:
     return len(fetched) - 1
 
 
-def _push_order_and_limit(
-    select: exp.Select, fetch: exp.Select, resolver: _Resolver
-) -> exp.Select:
-    # Every WHERE condition was pushed (others are refused above), and a
-    # predictor neither adds nor drops rows, so the source may order and cut.
+def _split_where(
+    select: exp.Select, resolver: _Resolver
+) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    """The conjuncts the source evaluates, and those left for after prediction.
+
+    A conjunct that reads no predictor column is pushed; ``p.input = constant``
+    becomes a model input; every other one waits for the predictions.
+    """
+    pushed: list[exp.Expression] = []
+    local: list[exp.Expression] = []
+    for condition in _conjuncts(select.args.get("where")):
+        if not resolver.reads_model(condition):
+            pushed.append(resolver.qualify(condition.copy()))
+        elif not resolver.take_constant(condition):
+            local.append(condition)
+    return pushed, local
+
+
+def _pushable_order(
+    select: exp.Select, resolver: _Resolver
+) -> list[exp.Ordered] | None:
+    """The ORDER BY keys as the source takes them ([] for none), or None.
+
+    None when a key reads a predictor column, or no column at all
+    (``ORDER BY RAND()``), or is the position of a ``*``: only the local step
+    can order by those.
+    """
     order = select.args.get("order")
-    if order is not None:
-        keys = [_pushed_order_key(o, select, resolver) for o in order.expressions]
+    if order is None:
+        return []
+    keys = []
+    for ordered in order.expressions:
+        key = _order_key_target(ordered.this, select)
+        if key is None or resolver.reads_model(key) or key.find(exp.Column) is None:
+            return None
+        pushed = ordered.copy()
+        pushed.set("this", resolver.qualify(key.copy()))
+        keys.append(pushed)
+    return keys
+
+
+def _needs_local_step(select: exp.Select, order: list[exp.Ordered] | None) -> bool:
+    """True when the source and the model alone cannot give the result."""
+    if order is None or groups(select):
+        return True
+    return any(not is_plain(item) for item in select.expressions)
+
+
+def _may_push_limit(select: exp.Select, local_where: list[exp.Expression]) -> bool:
+    # A predictor neither adds nor drops rows, so the source may order and cut
+    # unless a filter, grouping or aggregate after prediction changes which
+    # rows survive.
+    return not local_where and not groups(select)
+
+
+def _push_order_and_limit(
+    select: exp.Select, fetch: exp.Select, keys: list[exp.Ordered]
+) -> exp.Select:
+    if keys:
         fetch.set("order", exp.Order(expressions=keys))
     for clause in ("limit", "offset"):
         value = select.args.get(clause)
@@ -558,27 +674,10 @@ def _push_order_and_limit(
     return fetch
 
 
-def _pushed_order_key(
-    ordered: exp.Ordered, select: exp.Select, resolver: _Resolver
-) -> exp.Ordered:
-    key = _order_key_target(ordered.this, select)
-    if resolver.reads_model(key):
-        raise NotSupportedError(
-            "ORDER BY a predictor column in a JOIN is not supported yet"
-        )
-    if key.find(exp.Column) is None:
-        raise NotSupportedError(
-            "ORDER BY an expression that reads no table column is not supported "
-            f"in a JOIN yet: {ordered.this.sql('mysql')}"
-        )
-
-    pushed = ordered.copy()
-    pushed.set("this", resolver.qualify(key.copy()))
-    return pushed
-
-
-def _order_key_target(key: exp.Expression, select: exp.Select) -> exp.Expression:
+def _order_key_target(key: exp.Expression, select: exp.Select) -> exp.Expression | None:
     """What an ORDER BY key names: a select item by position or alias, or itself.
+
+    None for the position of a ``*``, which only the local step can resolve.
 
     As in MySQL, a bare name is looked up among the select aliases before the
     table's columns, so ``SELECT tb.x AS sqft ... ORDER BY sqft`` orders by the
@@ -597,13 +696,10 @@ def _order_key_target(key: exp.Expression, select: exp.Select) -> exp.Expression
     return key
 
 
-def _item_expression(item: exp.Expression) -> exp.Expression:
+def _item_expression(item: exp.Expression) -> exp.Expression | None:
     node = item.unalias()
     if not isinstance(node, exp.Expression) or node.find(exp.Star) is not None:
-        raise NotSupportedError(
-            "ORDER BY the position of a * in the select list is not supported in "
-            "a JOIN yet; name the column"
-        )
+        return None
     return node
 
 
@@ -669,54 +765,4 @@ def _refuse_same_alias(table: _SourceTable, model: _PredictorRef) -> None:
 
 
 def _conjuncts(where: exp.Where | None) -> list[exp.Expression]:
-    return [] if where is None else _conjuncts_of(where.this)
-
-
-def _conjuncts_of(condition: exp.Expression) -> list[exp.Expression]:
-    if isinstance(condition, exp.Paren):
-        return _conjuncts_of(condition.this)
-    if isinstance(condition, exp.And):
-        return _conjuncts_of(condition.this) + _conjuncts_of(condition.expression)
-    return [condition]
-
-
-def _is_false(condition: exp.Expression) -> bool:
-    # Clients probe a table's columns with WHERE 1 = 0 (or FALSE). Numbers are
-    # compared by value, as MySQL does (1 = 1.0 is true); other constants are
-    # left to the refusal of conditions that give no input.
-    if isinstance(condition, exp.Boolean):
-        return not condition.this
-    if isinstance(condition, exp.EQ):
-        left, right = _number(condition.this), _number(condition.expression)
-        return left is not None and right is not None and left != right
-    return False
-
-
-def _number(node: exp.Expression) -> Decimal | None:
-    """The exact value of a numeric constant (TRUE is 1), or None for others."""
-    if isinstance(node, exp.Neg):
-        value = _number(node.this)
-        return None if value is None else -value
-    if isinstance(node, exp.Boolean):
-        return Decimal(int(bool(node.this)))
-    if isinstance(node, exp.Literal) and node.is_number:
-        return Decimal(node.this)
-    return None
-
-
-def _skips_the_one_row(select: exp.Select) -> bool:
-    # A single prediction is one row: LIMIT 0 or any OFFSET leaves none of it.
-    limit, offset = _row_count(select, "limit"), _row_count(select, "offset")
-    return limit == 0 or (offset is not None and offset > 0)
-
-
-def _row_count(select: exp.Select, clause: str) -> int | None:
-    node = select.args.get(clause)
-    if node is None:
-        return None
-    value = node.expression
-    if not value.is_int:
-        raise NotSupportedError(
-            f"{clause.upper()} must be a whole number, got: {value.sql('mysql')}"
-        )
-    return int(value.name)
+    return [] if where is None else conjuncts_of(where.this)

@@ -11,6 +11,7 @@ predictor with ``USING on_error = 'null'``.
 from __future__ import annotations
 
 from byom.catalog.records import Predictor
+from byom.planning.plan import OutputColumn
 from byom.types import DTYPE_SQL_TYPES, SqlType
 
 EXTRA_SUFFIXES: dict[str, SqlType] = {
@@ -51,3 +52,8 @@ def output_type(predictor: Predictor, column: str) -> SqlType:
     if dtype in _LOOSE and learnt is not None:
         return SqlType(learnt)
     return DTYPE_SQL_TYPES[dtype]
+
+
+def model_output(name: str, predictor: Predictor, key: str) -> OutputColumn:
+    """A result column named name holding the model's answer for column key."""
+    return OutputColumn(name, output_type(predictor, key), "model", key=key)

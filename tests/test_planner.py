@@ -13,6 +13,8 @@ rendered ``fetch_sql``, and no such server runs for these tests.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -679,6 +681,22 @@ async def test_single_predict_local_step(
         pytest.param("-NULL", None, LONG, id="minus-null-is-null"),
         pytest.param("TRUE", True, SqlType.TINY, id="true"),
         pytest.param("NULL", None, LONG, id="null-keeps-declared-type"),
+        pytest.param("0x10", 16, LONG, id="hexadecimal"),
+        pytest.param(
+            "99999999999999999999999",
+            decimal.Decimal("99999999999999999999999"),
+            SqlType.NEWDECIMAL,
+            id="beyond-bigint-is-decimal",
+        ),
+        pytest.param(
+            "DATE '2024-02-29'", dt.date(2024, 2, 29), SqlType.DATE, id="date"
+        ),
+        pytest.param(
+            "TIMESTAMP '2024-02-29 10:11:12'",
+            dt.datetime(2024, 2, 29, 10, 11, 12),
+            SqlType.DATETIME,
+            id="timestamp",
+        ),
     ],
 )
 async def test_single_predict_literals(

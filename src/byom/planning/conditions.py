@@ -7,6 +7,7 @@ way MySQL does (``-TRUE`` is -1, ``1 = 1.0`` is true).
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -26,10 +27,16 @@ def conjuncts_of(condition: exp.Expression) -> list[exp.Expression]:
 
 
 def is_constant(node: exp.Expression) -> bool:
-    """True for a literal number, string, TRUE, FALSE or NULL, minus signs allowed."""
+    """True for a literal number, string, TRUE, FALSE or NULL, minus signs allowed.
+
+    Also MySQL's other literal forms: hexadecimal (``0x10``) and typed dates
+    (``DATE '2024-01-01'``, ``TIMESTAMP '2024-01-01 10:00:00'``).
+    """
     if isinstance(node, exp.Neg):
         return is_constant(node.this)
-    return isinstance(node, exp.Literal | exp.Null | exp.Boolean)
+    if _temporal_literal(node) is not None:
+        return True
+    return isinstance(node, exp.Literal | exp.Null | exp.Boolean | exp.HexString)
 
 
 def literal_value(node: exp.Expression, context: exp.Expression) -> Any:
@@ -41,15 +48,61 @@ def literal_value(node: exp.Expression, context: exp.Expression) -> Any:
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        try:
-            return int(node.this)
-        except ValueError:
-            return float(node.this)
+        return _literal(node)
+    if isinstance(node, exp.HexString):
+        return int(node.this, 16)
+    temporal = _temporal_literal(node)
+    if temporal is not None:
+        return _temporal_value(temporal, context)
     raise NotSupportedError(
         f"expected a constant value in the WHERE, got: {context.sql('mysql')}"
     )
+
+
+_TEMPORAL = {
+    exp.DType.DATE,
+    exp.DType.DATETIME,
+    exp.DType.TIMESTAMP,
+    exp.DType.TIMESTAMPTZ,
+}
+# An integer literal beyond BIGINT is a DECIMAL literal in MySQL.
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _literal(node: exp.Literal) -> Any:
+    if node.is_string:
+        return node.this
+    try:
+        whole = int(node.this)
+    except ValueError:
+        return float(node.this)
+    return whole if whole in _BIGINT else Decimal(node.this)
+
+
+def _temporal_literal(node: exp.Expression) -> tuple[str, exp.DataType] | None:
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.to.this in _TEMPORAL
+    ):
+        return node.this.this, node.to
+    return None
+
+
+def _temporal_value(
+    literal: tuple[str, exp.DataType], context: exp.Expression
+) -> dt.date | dt.datetime:
+    text, kind = literal
+    try:
+        if kind.this == exp.DType.DATE:
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise NotSupportedError(
+            f"{kind.sql('mysql')} '{text}' is not a valid value, in: "
+            f"{context.sql('mysql')}"
+        ) from None
 
 
 def constant_type(value: Any) -> SqlType:

@@ -604,3 +604,23 @@ def test_slow_train_answer_within_its_timeout_completes(
         f"SELECT name, kind, calls, errors FROM mindsdb.call_stats "
         f"WHERE name = '{name}' AND kind = 'train'"
     ) == [(name, "train", 1, 0)]
+
+
+def test_train_call_past_train_timeout_fails_the_predictor(
+    fake: ScriptedEndpoints,
+) -> None:
+    server = ByomProcess(extra={**SETTINGS, "train_timeout": 1.0})
+    server.start()
+    try:
+        name = "train_too_slow"
+        fake.script(name, "train", Reply(200, b'{"status": "ok"}', delay=5))
+        sql = create_sql(name, "ray_server", endpoint(fake, name, "ray_server"))
+        message = f"training predictor '{name}' took longer than train_timeout (1 s)"
+
+        assert error_of(server, sql) == (1105, message)
+        assert server.query(
+            f"SELECT status, error FROM mindsdb.predictors WHERE name = '{name}'"
+        ) == [("error", message)]
+        assert len(fake.calls(name, "train")) == 1
+    finally:
+        server.cleanup()

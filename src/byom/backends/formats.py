@@ -59,9 +59,7 @@ class Backends:
         self.stats = CallStats()
         self._by_format: dict[str, ModelBackend] = {
             "ray_server": _Measured(
-                RayServerBackend(
-                    self.http, settings.train_timeout, settings.predict_timeout
-                ),
+                RayServerBackend(self.http, settings.predict_timeout),
                 self.stats,
             ),
             "mlflow": _Measured(

@@ -111,7 +111,7 @@ class HttpClient:
         self,
         url: str,
         body: bytes,
-        timeout: float,
+        timeout: float | None,
         caller: str,
         *,
         repeatable: bool = True,
@@ -121,6 +121,8 @@ class HttpClient:
         """POST body (JSON by default); the last answer whatever its status.
 
         ``caller`` (such as "predictor 'p'") starts every error and log line.
+        ``timeout`` bounds each try; None leaves the bound to the caller (a
+        training, which train_timeout bounds as a whole).
         A call that must not run twice (``repeatable=False``: a training) is
         retried only when the endpoint cannot have acted on it. ``extra_headers``
         (a predictor's own, such as Authorization) are sent but never logged;
@@ -167,7 +169,7 @@ class HttpClient:
         self,
         url: str,
         body: bytes | None,
-        timeout: float,
+        timeout: float | None,
         headers: dict[str, str],
         caller: str,
         method: str = "POST",
@@ -206,7 +208,8 @@ class HttpClient:
             # Not retried: a model too slow once is likely slow again, and each
             # try would add a whole timeout to the client's wait.
             error = ModelUnreachableError(
-                f"{caller}: model endpoint {shown} did not answer within {timeout:g} s"
+                f"{caller}: model endpoint {shown} did not answer within "
+                f"{timeout or 0:g} s"
             )
             raise _TryFailed(error, "timeout", unsent=False, retry=False) from None
         except aiohttp.ClientConnectorError as exc:

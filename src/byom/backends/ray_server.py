@@ -26,9 +26,8 @@ class RayServerBackend:
 
     trainable = True
 
-    def __init__(self, http: HttpClient, train_timeout: float, predict_timeout: float):
+    def __init__(self, http: HttpClient, predict_timeout: float):
         self._http = http
-        self._train_timeout = train_timeout
         self._predict_timeout = predict_timeout
 
     async def train(
@@ -46,7 +45,9 @@ class RayServerBackend:
         answer = await self._http.post_json(
             predictor.train_url,
             body,
-            self._train_timeout,
+            # train_timeout bounds the whole training (the source's query too),
+            # in the training job, so that one limit gives one message.
+            None,
             _caller(predictor),
             repeatable=False,
             extra_headers=predictor_headers(predictor),

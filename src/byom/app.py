@@ -267,6 +267,13 @@ class Byom:
         result = await before(deadline, seconds, self._select(query, database))
         return QueryResult(result.columns, bounded(result.batches, deadline, seconds))
 
+    async def explain(
+        self, query: exp.Expression, database: str | None
+    ) -> list[tuple[str]]:
+        """EXPLAIN: the plan's steps, one row each; nothing is fetched or called."""
+        plan = await self.planner.plan(query, database)
+        return [(line,) for line in plan.describe()]
+
     async def _select(self, query: exp.Expression, database: str | None) -> QueryResult:
         plan = await self.planner.plan(query, database)
         if isinstance(plan, CatalogPlan):

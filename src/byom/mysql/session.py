@@ -56,6 +56,7 @@ from byom.sql.statements import (
     Retrain,
     Statement,
 )
+from byom.types import SqlType
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +222,13 @@ class ByomSession(Session):
     async def query(
         self, expression: exp.Expression, sql: str, attrs: dict[str, str]
     ) -> AllowedResult:
+        explained: exp.Expression | None = (
+            expression.this if isinstance(expression, exp.Describe) else None
+        )
+        if isinstance(explained, exp.Query):
+            # MySQL's parser reads EXPLAIN <query> as DESCRIBE <query>.
+            lines = await self.app.explain(explained, self.database)
+            return static_result([("EXPLAIN", SqlType.VAR_STRING)], lines)
         if isinstance(expression, exp.Query):
             result = await self.app.select(
                 expression, self.database, self._query_timeout()

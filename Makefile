@@ -13,7 +13,7 @@ STAMP_RAY := .make/ray
 STAMP_MLFLOW := .make/mlflow
 STAMP_MLSERVER := .make/mlserver
 
-.PHONY: demo test lint typecheck check system venv ray-venv mlflow-venv mlserver-venv clean
+.PHONY: demo test bench lint typecheck check system venv ray-venv mlflow-venv mlserver-venv clean
 
 demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
@@ -21,6 +21,10 @@ demo: $(STAMP_VENV) $(STAMP_RAY)
 test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) $(STAMP_MLSERVER) \
 		lint typecheck
 	$(BIN)/python -m pytest tests
+
+# Benchmarks are not tests: they print figures and write docs/benchmarks.md.
+bench: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) $(STAMP_MLSERVER)
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP_VENV)
 	$(BIN)/ruff check src tests examples fixtures

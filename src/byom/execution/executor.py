@@ -114,13 +114,20 @@ class Executor:
         first = await anext(stream)
         columns = list(zip(first.columns, first.types, strict=True))
 
+        async def rows_of(batch: RowBatch) -> list[Row]:
+            return batch.rows
+
         async def batches() -> AsyncIterator[list[Row]]:
+            # Reading one batch ahead overlaps the source's fetch (in a worker
+            # thread) with sending the previous batch to the client.
+            ahead = ordered_map(stream, rows_of, 2)
             try:
                 if first.rows:
                     yield first.rows
-                async for batch in stream:
-                    yield batch.rows
+                async for rows in ahead:
+                    yield rows
             finally:
+                await ahead.aclose()
                 await stream.aclose()
 
         return QueryResult(columns, batches())

@@ -234,13 +234,6 @@ def test_model_contract_violations_are_error_1296(
             id="unknown-source-table",
         ),
         pytest.param(
-            "SELECT t.sqft, p.number_of_rooms FROM mydb.test_data.home_rentals AS t "
-            "JOIN mindsdb.p AS p WHERE p.number_of_rooms > 1",
-            1235,
-            "a WHERE condition on predictor columns in a JOIN is not supported yet",
-            id="filter-on-prediction",
-        ),
-        pytest.param(
             "UPDATE p SET a = 1",
             1235,
             "this statement is not supported: UPDATE p SET a = 1",

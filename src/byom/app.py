@@ -31,6 +31,7 @@ from byom.execution.deadline import before, bounded
 from byom.execution.executor import Executor, QueryResult
 from byom.execution.jobs import TrainingJobs
 from byom.execution.local_sql import Table, run_local
+from byom.execution.write_back import write_back
 from byom.planning.plan import CatalogPlan, Plan
 from byom.planning.planner import Planner
 from byom.planning.predictor_columns import output_type, predictor_columns
@@ -45,6 +46,7 @@ from byom.sql.statements import (
     DropPredictor,
     Retrain,
 )
+from byom.sql.write_statements import write_back_of
 from byom.types import SqlType, type_name
 
 logger = logging.getLogger(__name__)
@@ -266,6 +268,30 @@ class Byom:
         deadline = asyncio.get_running_loop().time() + seconds
         result = await before(deadline, seconds, self._select(query, database))
         return QueryResult(result.columns, bounded(result.batches, deadline, seconds))
+
+    async def write_back(
+        self,
+        statement: exp.Expression,
+        database: str | None,
+        timeout: float | None = None,
+    ) -> int:
+        """INSERT ... SELECT or CREATE TABLE ... SELECT into an integration.
+
+        The query runs as ``select`` runs it (same timeout); returns the number
+        of rows written, for the client's affected-rows count.
+        """
+        target = write_back_of(statement, database)
+        if target.integration.lower() in RESERVED_DATABASES:
+            raise NotSupportedError(
+                f"Rows cannot be written into '{target.target}': '{target.integration}'"
+                " holds byom's predictors and tables; write into an integration"
+            )
+        source = self.sources.get(target.integration)
+
+        async def run(query: exp.Expression) -> QueryResult:
+            return await self.select(query, database, timeout)
+
+        return await write_back(target, source, run)
 
     async def explain(
         self, query: exp.Expression, database: str | None

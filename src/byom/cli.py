@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import signal
 import sys
@@ -12,7 +13,8 @@ from typing import Any
 
 from byom import __version__
 from byom.app import Byom
-from byom.mysql.server import ByomServer
+from byom.mysql.accounts import hash_password
+from byom.mysql.server import ByomServer, StartupError
 from byom.settings import SETTINGS, Settings, convert, from_environment
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{setting.help} (default: {setting.default})",
         )
+    commands.add_parser(
+        "hash-password",
+        help="print the users-file form of a password read from stdin",
+        description="Read a password (or token) from stdin and print the "
+        "'*' + 40 hex digits form a users_file entry's password holds.",
+    )
     return parser
+
+
+def print_password_hash() -> int:
+    """``byom hash-password``: a password from stdin (a prompt on a terminal)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("byom: the password is empty", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -77,6 +98,8 @@ async def serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``byom`` command."""
     args = build_parser().parse_args(argv)
+    if args.command == "hash-password":
+        return print_password_hash()
     try:
         settings = settings_from(args)
     except ValueError as exc:
@@ -93,4 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"byom: cannot start: {exc}", file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"byom: cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -12,7 +12,8 @@ packets in one place (``byom.mysql.session``)::
     ├── UnknownColumnError         1054 42S22  no such column
     ├── AmbiguousColumnError       1052 23000  a column name matches two tables
     ├── NotUniqueTableError        1066 42000  two tables share one alias
-    ├── AlreadyExistsError         1050 42S01  integration or predictor exists
+    ├── AlreadyExistsError         1050 42S01  integration, predictor or table exists
+    ├── ColumnCountError           1136 21S01  INSERT columns and query columns differ
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
     │   └── ModelUrlNotAllowedError 1210 HY000 a model URL outside the allow-list
     ├── AccessDeniedError          1045 28000  login refused
@@ -21,6 +22,7 @@ packets in one place (``byom.mysql.session``)::
     ├── QueryTimeoutError          3024 HY000  the query ran past its time limit
     ├── PredictorNotReadyError     1105 HY000  still training, or training failed
     ├── SourceError                1429 HY000  a data source failed or refused us
+    │   └── WriteRejectedError     1105 HY000  the target refused rows written back
     └── ModelError                 1296 HY000  a model endpoint failed
         └── ModelUnreachableError  1429 HY000  no connection to the endpoint
 """
@@ -98,6 +100,13 @@ class AlreadyExistsError(ByomError):
     sqlstate = "42S01"
 
 
+class ColumnCountError(ByomError):
+    """An INSERT names (or its table has) more or fewer columns than its query."""
+
+    code = 1136
+    sqlstate = "21S01"
+
+
 class WrongArgumentsError(ByomError):
     """A USING or PARAMETERS value is missing, unknown or malformed."""
 
@@ -147,6 +156,16 @@ class SourceError(ByomError):
     code = 1429
     sqlstate = "HY000"
     retryable = True
+
+
+class WriteRejectedError(SourceError):
+    """The target database refused rows written back (types, constraints).
+
+    Trying again sends the same rows, so it cannot help.
+    """
+
+    code = 1105
+    retryable = False
 
 
 class ModelError(ByomError):

@@ -44,6 +44,36 @@ SETTINGS: tuple[Setting, ...] = (
         "from the process list).",
     ),
     Setting(
+        "users_file",
+        str,
+        "",
+        "TOML file of users (password hashes from `byom hash-password`, "
+        "require_tls, admin, clear-text token users); when set, it replaces user "
+        "and password. See README, 'Users and TLS'.",
+    ),
+    Setting(
+        "tls",
+        str,
+        "auto",
+        "TLS for MySQL connections: 'off', 'on' (offered), 'required' (plain-TCP "
+        "logins refused), or 'auto' (on when tls_cert is set, else off).",
+    ),
+    Setting("tls_cert", str, "", "PEM certificate chain file for TLS."),
+    Setting("tls_key", str, "", "PEM private key file of tls_cert."),
+    Setting(
+        "tls_self_signed",
+        bool,
+        True,
+        "With TLS on and no tls_cert, generate a self-signed certificate into "
+        "<data_dir>/tls at first start and reuse it.",
+    ),
+    Setting(
+        "tls_handshake_timeout",
+        float,
+        10.0,
+        "Seconds a client may take to complete its TLS handshake.",
+    ),
+    Setting(
         "demo",
         bool,
         True,
@@ -163,6 +193,12 @@ class Settings:
     data_dir: Path = Path("data")
     user: str = "mindsdb"
     password: str = ""
+    users_file: str = ""
+    tls: str = "auto"
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_self_signed: bool = True
+    tls_handshake_timeout: float = 10.0
     demo: bool = True
     batch_rows: int = 10_000
     calls_in_flight: int = 4
@@ -195,7 +231,12 @@ class Settings:
         for name in ("training_wait", "query_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more seconds")
-        for name in ("connect_timeout", "predict_timeout", "train_timeout"):
+        for name in (
+            "connect_timeout",
+            "predict_timeout",
+            "train_timeout",
+            "tls_handshake_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be more than 0 seconds")
         for name in ("retry_backoff", "retry_max_wait"):
@@ -204,6 +245,20 @@ class Settings:
         UrlAllowList(self.allowed_model_urls)  # raises ValueError naming the entry
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level {self.log_level!r} is not a logging level")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if self.tls not in {"auto", "off", "on", "required"}:
+            raise ValueError(f"tls must be auto, off, on or required, not {self.tls!r}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key must be given together")
+        if self.tls in {"on", "required"} and not (
+            self.tls_cert or self.tls_self_signed
+        ):
+            raise ValueError(
+                f"tls is {self.tls!r} but there is no tls_cert and "
+                "tls_self_signed is off"
+            )
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some values changed."""

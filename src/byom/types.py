@@ -87,6 +87,29 @@ def from_sqlalchemy(column_type: sat.TypeEngine[Any]) -> SqlType:
     return SqlType.VAR_STRING
 
 
+# The column type CREATE TABLE ... SELECT gives each result type. Text is TEXT
+# everywhere: MySQL counts every VARCHAR's full width against its 65,535-byte
+# row limit, which a wide result would pass, and PostgreSQL's TEXT is unbounded.
+# A column of nothing but NULLs gets TEXT too, the type that takes anything.
+_SQLALCHEMY_TYPES: dict[SqlType, sat.TypeEngine[Any]] = {
+    SqlType.TINY: sat.SmallInteger(),
+    SqlType.LONGLONG: sat.BigInteger(),
+    SqlType.DOUBLE: sat.Double(),
+    SqlType.NEWDECIMAL: sat.Numeric(38, 10),
+    SqlType.VAR_STRING: sat.Text(),
+    SqlType.DATE: sat.Date(),
+    SqlType.DATETIME: sat.DateTime(),
+    SqlType.TIME: sat.Time(),
+    SqlType.BLOB: sat.LargeBinary(),
+    SqlType.NULL: sat.Text(),
+}
+
+
+def to_sqlalchemy(sql_type: SqlType) -> sat.TypeEngine[Any]:
+    """The SQLAlchemy type of a new table's column that holds sql_type values."""
+    return _SQLALCHEMY_TYPES[sql_type]
+
+
 def from_value(value: Any) -> SqlType:
     """The column type that holds a Python value exactly (for literals and data)."""
     if value is None:

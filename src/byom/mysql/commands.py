@@ -5,7 +5,8 @@ mysql-mimic 3.0.5 dispatches commands in a fixed ``if`` chain inside
 refused with 1047, and COM_RESET_CONNECTION answers OK but resets nothing, so a
 pooled connection kept the variables, user variables and database of its last
 borrower. byom replaces the loop with a table of handlers that adds both, and
-marks each command in the session's activity for SHOW PROCESSLIST. Errors,
+marks each command in the session's activity for SHOW PROCESSLIST. COM_QUERY's
+OK carries the rows a write reported (``affected_rows``); mimic's sends 0. Errors,
 KILL QUERY and KILL CONNECTION are handled exactly as mimic does.
 """
 
@@ -16,10 +17,13 @@ import logging
 from typing import Any
 
 from mysql_mimic import connection as mimic_connection
+from mysql_mimic import packets
 from mysql_mimic.constants import KillKind
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Commands
+
+from byom.mysql.affected_rows import affected_rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +49,10 @@ _HANDLERS: dict[int, tuple[str, str]] = {
 
 
 def install() -> None:
-    """Replace mimic's command loop and its two incomplete commands."""
+    """Replace mimic's command loop, and the commands it gets wrong or lacks."""
     connection = mimic_connection.Connection
     connection.command_phase = _command_phase  # type: ignore[method-assign]
+    connection.handle_query = _handle_query  # type: ignore[method-assign]
     connection.handle_reset_connection = _handle_reset_connection  # type: ignore[method-assign]
     connection.handle_statistics = _handle_statistics  # type: ignore[attr-defined]
 
@@ -97,6 +102,18 @@ async def _command_phase(self: Any) -> None:
             if activity is not None:
                 activity.end()
             self.stream.reset_seq()
+
+
+async def _handle_query(self: Any, data: bytes) -> None:
+    # Mimic's COM_QUERY, but its OK reports the rows a write changed.
+    com_query = packets.parse_com_query(
+        capabilities=self.capabilities, client_charset=self.client_charset, data=data
+    )
+    result_set = await self.query(com_query.sql, com_query.query_attrs)
+    if not result_set:
+        await self.stream.write(self.ok(affected_rows=affected_rows_of(result_set)))
+        return
+    await self.write_text_resultset(result_set)
 
 
 async def _handle_reset_connection(self: Any, data: bytes) -> None:

@@ -16,8 +16,12 @@ re-breaks something is noticed:
   only once the first batch is ready, so an early failure is a clean ERR.
 - SQLSTATEs for the codes byom uses are added to mimic's table.
 - Rows of 16 MiB or more are split over several packets (``large_rows``).
+- Server-side prepared statements are replaced (``byom.mysql.prepared``): stock
+  mimic pastes parameter values into the SQL text unescaped.
 - The command loop is replaced (``byom.mysql.commands``) to answer
   COM_STATISTICS and make COM_RESET_CONNECTION reset the session.
+- ``MysqlStream.start_tls`` is replaced (``byom.mysql.tls``): stock mimic loses
+  the ClientHello bytes already buffered, and 10-30% of TLS connects hang.
 
 Fixes that are middlewares of the session live in their own modules:
 ``assignments`` (SET), ``constant_queries``, ``show_forms``, ``time_zones``.
@@ -40,7 +44,7 @@ from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.types import Capabilities
 
 from byom import errors
-from byom.mysql import commands
+from byom.mysql import commands, tls
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.large_rows import write_rows
 
@@ -87,7 +91,12 @@ def apply() -> None:
     _register_sqlstates()
     _guard_authentication()
     commands.install()
+    tls.install()
     mimic_connection.Connection.write_text_resultset = _write_text_resultset  # type: ignore[method-assign]
+    # Imported here: prepared imports this module for the row batches.
+    from byom.mysql.prepared import install as install_prepared
+
+    install_prepared()
     _applied = True
     logger.debug("mysql-mimic compatibility fixes applied")
 
@@ -104,6 +113,7 @@ def _register_sqlstates() -> None:
         errors.AmbiguousColumnError,
         errors.NotUniqueTableError,
         errors.AlreadyExistsError,
+        errors.ColumnCountError,
         errors.AccessDeniedError,
         errors.PrivilegeError,
     ):
@@ -149,11 +159,7 @@ def _guard_authentication() -> None:
 
 async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
     """Write a result set in batches, draining the socket after each batch."""
-    rows = result_set.rows
-    batches = _BATCHES.pop(rows, None) if inspect.isasyncgen(rows) else None
-    if batches is None:
-        batches = _as_batches(result_set.rows)
-
+    batches = row_batches(result_set)
     try:
         first = await anext(batches, None)
         _write_header(self, result_set.columns)
@@ -175,6 +181,13 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
     # Real servers report 0 affected rows at the end of a result set; MariaDB
     # Connector/J 2.x misreads anything else.
     await self.stream.write(self.ok_or_eof(affected_rows=0))
+
+
+def row_batches(result_set: ResultSet) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """The rows of any result, as batches (lists of rows) to write at once."""
+    rows = result_set.rows
+    batches = _BATCHES.pop(rows, None) if inspect.isasyncgen(rows) else None
+    return batches if batches is not None else _as_batches(rows)
 
 
 def _write_header(self: Any, columns: Sequence[ResultColumn]) -> None:

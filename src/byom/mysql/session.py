@@ -32,6 +32,7 @@ from byom import __version__
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
 from byom.errors import ByomError, NotSupportedError, SqlSyntaxError
+from byom.mysql.affected_rows import affected_rows_result
 from byom.mysql.assignments import (
     fold_set,
     normalized_sql_mode,
@@ -39,6 +40,7 @@ from byom.mysql.assignments import (
 )
 from byom.mysql.constant_queries import is_constant_query, run_constant_query
 from byom.mysql.errors import to_mysql_error
+from byom.mysql.information_schema import InformationSchema
 from byom.mysql.processes import Activity
 from byom.mysql.results import static_result, typed_result
 from byom.mysql.server_status import ServerStatus
@@ -56,11 +58,13 @@ from byom.sql.statements import (
     Retrain,
     Statement,
 )
+from byom.sql.write_statements import is_write_back
 from byom.types import SqlType
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_THREAD = 1094
+KILL_DENIED = 1095
 
 # A real MySQL mode string: clients such as SQLAlchemy parse it.
 _SQL_MODE = (
@@ -229,6 +233,11 @@ class ByomSession(Session):
             # MySQL's parser reads EXPLAIN <query> as DESCRIBE <query>.
             lines = await self.app.explain(explained, self.database)
             return static_result([("EXPLAIN", SqlType.VAR_STRING)], lines)
+        if is_write_back(expression):
+            written = await self.app.write_back(
+                expression, self.database, self._query_timeout()
+            )
+            return affected_rows_result(written)
         if isinstance(expression, exp.Query):
             result = await self.app.select(
                 expression, self.database, self._query_timeout()
@@ -241,8 +250,10 @@ class ByomSession(Session):
         limit = int(self.variables.get("max_execution_time") or 0)
         return limit / 1000 if limit > 0 else None
 
-    async def schema(self) -> dict[str, Any]:
-        return await self.app.schema()
+    async def schema(self) -> InformationSchema:
+        # Mimic's information_schema handler asks for this; DuckDB answers.
+        schema = await self.app.schema()
+        return InformationSchema(schema, self.collation(), self.database)
 
     async def _run_statement(self, statement: Statement) -> AllowedResult:
         app = self.app
@@ -286,7 +297,24 @@ class ByomSession(Session):
                     f"Unknown thread id: {target}",
                     UNKNOWN_THREAD,  # type: ignore[arg-type]
                 )
+            if (
+                target.isdigit()
+                and known is not None
+                and not self._may_kill(known[int(target)])
+            ):
+                raise MysqlError(
+                    f"You are not owner of thread {target}",
+                    KILL_DENIED,  # type: ignore[arg-type]
+                )
         return await q.next()
+
+    def _may_kill(self, target: Connection) -> bool:
+        # As in MySQL: one's own connections, or any with admin rights (MySQL's
+        # CONNECTION_ADMIN), which the users file grants.
+        if target.session.username == self.username:
+            return True
+        is_admin = getattr(self.connection.identity_provider, "is_admin", None)
+        return is_admin is not None and bool(is_admin(self.username))
 
 
 def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:

@@ -2,7 +2,10 @@
 
 Drivers are blocking, so each call runs in a worker thread; the event loop keeps
 serving other clients meanwhile. Large reads use a server-side cursor and come
-back in batches, so a query never holds a whole table in memory.
+back in batches, so a query never holds a whole table in memory. Writes (INSERT
+... SELECT into an integration) take the same connection slots, one transaction
+per batch, through SQLAlchemy Core's ``insert()``: values travel as bound
+parameters, never inside SQL text.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from byom.catalog.records import Integration
-from byom.errors import SourceError, UnknownTableError
+from byom.errors import (
+    AlreadyExistsError,
+    SourceError,
+    UnknownTableError,
+    WriteRejectedError,
+)
 from byom.sources import engines
 from byom.sources.engines import sqlite_uri
 from byom.sources.result_types import result_types
-from byom.types import SqlType, from_sqlalchemy
+from byom.types import SqlType, from_sqlalchemy, to_sqlalchemy
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +138,41 @@ class DataSource:
         finally:
             await asyncio.to_thread(_close_stream, connection, result, finished)
 
+    async def writable_table(self, table: str, schema: str | None) -> sa.Table:
+        """The table rows are to be written into, reflected; 1146 if it is missing.
+
+        A name that differs from the stored one only in case finds it, as the
+        MySQL client expects.
+        """
+        return await self._in_thread(self._writable_table, table, schema)
+
+    async def has_table(self, table: str, schema: str | None) -> bool:
+        """Whether a table of that name (in any case) exists."""
+        found = await self._in_thread(self._stored_name, table, schema)
+        return found is not None
+
+    async def create_table(
+        self, table: str, schema: str | None, columns: list[tuple[str, SqlType]]
+    ) -> sa.Table:
+        """Create a table with a column for each typed query column; 1050 if taken.
+
+        PostgreSQL gets the names in lower case, as it folds unquoted names.
+        """
+        return await self._in_thread(self._create_table, table, schema, columns)
+
+    async def drop_table(self, table: sa.Table) -> None:
+        """Drop a table this source created (after its first batch failed)."""
+        await self._in_thread(self._drop_table, table)
+
+    async def write_rows(
+        self, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """Insert rows into columns of table in one transaction; return the count.
+
+        One executemany per batch: a batch is written whole or not at all.
+        """
+        return await self._in_thread(self._write_rows, table, columns, rows)
+
     async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
         async with self._slots:
             return await asyncio.to_thread(work, *args)
@@ -223,6 +266,92 @@ class DataSource:
             raise UnknownTableError(f"Table '{self.name}.{where}' doesn't exist")
         return [(c["name"], from_sqlalchemy(c["type"])) for c in found]
 
+    def _stored_name(self, table: str, schema: str | None) -> str | None:
+        try:
+            names = sa.inspect(self._engine).get_table_names(schema=schema)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+        if table in names:
+            return table
+        folded = [name for name in names if name.lower() == table.lower()]
+        return folded[0] if len(folded) == 1 else None
+
+    def _writable_table(self, table: str, schema: str | None) -> sa.Table:
+        stored = self._stored_name(table, schema)
+        if stored is None:
+            where = self._where(table, schema)
+            raise UnknownTableError(f"Table '{where}' doesn't exist")
+        try:
+            return sa.Table(
+                stored, sa.MetaData(), schema=schema, autoload_with=self._engine
+            )
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SourceError(_describe(self.name, exc)) from None
+
+    def _create_table(
+        self, table: str, schema: str | None, columns: list[tuple[str, SqlType]]
+    ) -> sa.Table:
+        if self._stored_name(table, schema) is not None:
+            raise AlreadyExistsError(
+                f"Table '{self._where(table, schema)}' already exists"
+            )
+        fold = self.spec.name == "postgres"
+        created = sa.Table(
+            table.lower() if fold else table,
+            sa.MetaData(),
+            *(
+                sa.Column(name.lower() if fold else name, to_sqlalchemy(kind))
+                for name, kind in columns
+            ),
+            schema=schema,
+        )
+        try:
+            with self._engine.begin() as connection:
+                created.create(connection)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise self._write_error("creating", table, schema, exc) from None
+        logger.info("source %s: table %s created", self.name, created.fullname)
+        return created
+
+    def _drop_table(self, table: sa.Table) -> None:
+        try:
+            with self._engine.begin() as connection:
+                table.drop(connection)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            error = self._write_error("dropping", table.name, table.schema, exc)
+            raise error from None
+        logger.info("source %s: table %s dropped", self.name, table.fullname)
+
+    def _write_rows(
+        self, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> int:
+        values = [dict(zip(columns, row, strict=True)) for row in rows]
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(table), values)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            error = self._write_error("writing into", table.name, table.schema, exc)
+            raise error from None
+        logger.debug("source %s: wrote %d rows into %s", self.name, len(rows), table)
+        return len(rows)
+
+    def _where(self, table: str, schema: str | None) -> str:
+        """A table named as the client names it: integration.[schema.]table."""
+        return ".".join(part for part in (self.name, schema, table) if part)
+
+    def _write_error(
+        self,
+        doing: str,
+        table: str,
+        schema: str | None,
+        exc: sqlalchemy.exc.SQLAlchemyError,
+    ) -> SourceError:
+        # A lost connection may pass if tried again; a refused row never does.
+        message = f"{doing} '{self._where(table, schema)}' failed: {_driver_text(exc)}"
+        if getattr(exc, "connection_invalidated", False):
+            return SourceError(message)
+        return WriteRejectedError(message)
+
     def _open_stream(
         self, sql: str, batch_rows: int
     ) -> tuple[sa.Connection, sa.CursorResult[Any]]:
@@ -289,6 +418,10 @@ def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
 
 def _describe(source: str, exc: sqlalchemy.exc.SQLAlchemyError) -> str:
     """The driver's own message, without SQLAlchemy's SQL echo and parameters."""
+    return f"data source '{source}' failed: {_driver_text(exc)}"
+
+
+def _driver_text(exc: sqlalchemy.exc.SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None)
     text = str(original) if original is not None else str(exc).split("\n")[0]
-    return f"data source '{source}' failed: {text.strip()}"
+    return text.strip()

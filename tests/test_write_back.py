@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import mysql.connector
 import psycopg
 import pymysql
 import pytest
 
 from byom.sources.demo import generate_rows
-from tests.support.byom_process import ByomProcess
+from tests.support.byom_process import USER, ByomProcess
 from tests.support.http_apps import ControlledModel
 from tests.support.mariadb import MariaDBServer
 from tests.support.postgres import PostgresServer
@@ -363,3 +364,26 @@ def test_create_table_is_dropped_when_the_first_batch_fails(
     )
     with pytest.raises((sqlite3.Error, pymysql.err.MySQLError, psycopg.Error)):
         target.execute(f"SELECT 1 FROM {target.direct('made')}")
+
+
+def test_a_prepared_insert_select_reports_its_rows(
+    trained: ByomProcess, tmp_path: Path
+) -> None:
+    target = next(sqlite_target(trained, tmp_path))
+    target.execute(SCORES_DDL.format(t="scores"))
+    sql = f"INSERT INTO {target.name('scores')} " + JOIN.replace("5300", "%s")
+
+    connection = mysql.connector.connect(
+        host="127.0.0.1", port=trained.port, user=USER, password=trained.password
+    )
+    try:
+        cursor = connection.cursor(prepared=True)
+        cursor.execute(sql, (5300,))
+        written = cursor.rowcount
+    finally:
+        connection.close()
+
+    assert written == len(SCORED)
+    assert (
+        target.rows("SELECT initial_price, rental_price, rooms FROM scores") == SCORED
+    )

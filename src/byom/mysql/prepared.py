@@ -61,6 +61,7 @@ from byom.errors import (
     SqlSyntaxError,
     WrongArgumentsError,
 )
+from byom.mysql.affected_rows import affected_rows_of
 from byom.mysql.binary_rows import row_encoder, unsigned_columns, write_packets
 from byom.mysql.compat import row_batches
 from byom.mysql.errors import to_mysql_error
@@ -294,7 +295,8 @@ async def _handle_execute(self: Any, data: bytes) -> None:
     result = await _run(self, stmt, values, attrs)
 
     if not result:
-        await self.stream.write(self.ok())
+        # A prepared INSERT ... SELECT reports its rows, as the text one does.
+        await self.stream.write(self.ok(affected_rows=affected_rows_of(result)))
         return
     await _write_result(self, stmt, result, cursor=bool(flags & _CURSOR_READ_ONLY))
 

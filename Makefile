@@ -12,6 +12,9 @@ STAMP_VENV := .make/venv
 STAMP_RAY := .make/ray
 STAMP_MLFLOW := .make/mlflow
 STAMP_MLSERVER := .make/mlserver
+STAMP_NODE := .make/node
+NODE_CLIENT := tests/clients/node
+MARIADB_JAR := /usr/share/java/mariadb-java-client.jar
 
 .PHONY: demo test bench lint typecheck check system venv ray-venv mlflow-venv mlserver-venv clean
 
@@ -19,7 +22,7 @@ demo: $(STAMP_VENV) $(STAMP_RAY)
 	$(BIN)/python examples/demo.py --ray-python $(CURDIR)/$(RAY_VENV)/bin/python
 
 test: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) $(STAMP_MLSERVER) \
-		lint typecheck
+		$(STAMP_NODE) lint typecheck
 	$(BIN)/python -m pytest tests
 
 # Benchmarks are not tests: they print figures and write docs/benchmarks.md.
@@ -41,17 +44,24 @@ ray-venv: $(STAMP_RAY)
 mlflow-venv: $(STAMP_MLFLOW)
 mlserver-venv: $(STAMP_MLSERVER)
 
-# Database servers and the mariadb client that the tests start and drive themselves.
+# Database servers and the mariadb client that the tests start and drive themselves,
+# plus the client matrix's Debian parts: libmariadb-dev and pkg-config to build
+# mysqlclient, libmariadb-java for MariaDB Connector/J (java, javac, node and npm
+# come with the machine).
 $(STAMP_SYSTEM):
 	@mkdir -p .make
 	@if ! command -v mariadbd >/dev/null || ! command -v mariadb >/dev/null \
-	    || ! { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	    || ! { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	    || ! command -v pkg-config >/dev/null || ! pkg-config --exists libmariadb \
+	    || ! test -f $(MARIADB_JAR); then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	        mariadb-server mariadb-client postgresql >/dev/null; \
+	        mariadb-server mariadb-client postgresql \
+	        libmariadb-dev pkg-config libmariadb-java >/dev/null; \
 	fi
 	@touch $@
 
-$(STAMP_VENV): pyproject.toml
+# mysqlclient (a dev dependency) compiles against libmariadb-dev.
+$(STAMP_VENV): pyproject.toml $(STAMP_SYSTEM)
 	@mkdir -p .make
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]'
@@ -78,5 +88,12 @@ $(STAMP_MLSERVER): fixtures/mlserver/requirements.txt
 	$(MLSERVER_VENV)/bin/pip install -q -r fixtures/mlserver/requirements.txt
 	@touch $@
 
+# node mysql2 for the client matrix, at the version package-lock.json pins.
+$(STAMP_NODE): $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@mkdir -p .make
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
 clean:
-	rm -rf .make $(VENV) $(RAY_VENV) $(MLFLOW_VENV) $(MLSERVER_VENV)
+	rm -rf .make $(VENV) $(RAY_VENV) $(MLFLOW_VENV) $(MLSERVER_VENV) \
+		$(NODE_CLIENT)/node_modules

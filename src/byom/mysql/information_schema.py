@@ -7,11 +7,12 @@ exist. JDBC drivers and DBeaver depend on all of them. Here the same queries run
 in an in-memory DuckDB database whose tables have MySQL 8's names and columns,
 filled from ``Byom.schema()``; the client's MySQL query is transpiled by sqlglot:
 
-    SELECT LEAST(ORDINAL_POSITION, 9) FROM information_schema.COLUMNS
+    SELECT TABLE_NAME FROM information_schema.tables WHERE TABLE_SCHEMA = 'x'
     -- runs as
-    SELECT LEAST(ORDINAL_POSITION, 9) FROM mysql_information_schema.COLUMNS
+    SELECT TABLE_NAME FROM mysql_information_schema.TABLES WHERE TABLE_SCHEMA = 'x'
 
-Comparisons and LIKE ignore case, as under MySQL's default collation.
+Comparisons and LIKE ignore case, as under MySQL's default collation. More
+before/after pairs are in ``fixtures/information_schema/engine_sql.sql``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from mysql_mimic.results import AllowedResult
 from mysql_mimic.schema import BaseInfoSchema
 from sqlglot import exp
 
-from byom.errors import NotSupportedError
+from byom.errors import (
+    ByomError,
+    NotSupportedError,
+    UnknownColumnError,
+    UnknownTableError,
+)
 from byom.mysql import charsets
 from byom.mysql.keywords import KEYWORDS
 from byom.mysql.results import static_result
@@ -41,6 +47,7 @@ DATABASE = "information_schema"
 # DuckDB has an information_schema of its own; byom's tables live beside it.
 _ENGINE_SCHEMA = "mysql_information_schema"
 _CHARSET = "utf8mb4"
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
 
 Schema = dict[str, dict[str, dict[str, str]]]
 Row = tuple[Any, ...]
@@ -78,7 +85,7 @@ TABLES: dict[str, list[str]] = {
         "CHECKSUM",
         "CREATE_OPTIONS",
         "TABLE_COMMENT",
-    ],  # fmt: skip
+    ],
     "COLUMNS": [
         "TABLE_CATALOG",
         "TABLE_SCHEMA",
@@ -102,7 +109,7 @@ TABLES: dict[str, list[str]] = {
         "COLUMN_COMMENT",
         "GENERATION_EXPRESSION",
         "SRS_ID",
-    ],  # fmt: skip
+    ],
     "KEYWORDS": ["WORD", "RESERVED"],
     "ENGINES": ["ENGINE", "SUPPORT", "COMMENT", "TRANSACTIONS", "XA", "SAVEPOINTS"],
     "CHARACTER_SETS": [
@@ -119,7 +126,7 @@ TABLES: dict[str, list[str]] = {
         "IS_COMPILED",
         "SORTLEN",
         "PAD_ATTRIBUTE",
-    ],  # fmt: skip
+    ],
     "STATISTICS": [
         "TABLE_CATALOG",
         "TABLE_SCHEMA",
@@ -139,7 +146,7 @@ TABLES: dict[str, list[str]] = {
         "INDEX_COMMENT",
         "IS_VISIBLE",
         "EXPRESSION",
-    ],  # fmt: skip
+    ],
     "KEY_COLUMN_USAGE": [
         "CONSTRAINT_CATALOG",
         "CONSTRAINT_SCHEMA",
@@ -153,7 +160,7 @@ TABLES: dict[str, list[str]] = {
         "REFERENCED_TABLE_SCHEMA",
         "REFERENCED_TABLE_NAME",
         "REFERENCED_COLUMN_NAME",
-    ],  # fmt: skip
+    ],
     "ROUTINES": [
         "SPECIFIC_NAME",
         "ROUTINE_CATALOG",
@@ -186,7 +193,7 @@ TABLES: dict[str, list[str]] = {
         "CHARACTER_SET_CLIENT",
         "COLLATION_CONNECTION",
         "DATABASE_COLLATION",
-    ],  # fmt: skip
+    ],
 }
 _INTEGER_COLUMNS = {
     "ORDINAL_POSITION", "CHARACTER_MAXIMUM_LENGTH", "CHARACTER_OCTET_LENGTH",
@@ -204,7 +211,14 @@ _NUMERIC = {
     "decimal": (65, 30),
 }
 _TEXT_TYPES = {"varchar": 65535, "blob": 65535}
-_ENGINE_ROW = (ENGINE, "DEFAULT", "byom: predictors and integration tables", "NO")
+_ENGINE_ROW = (
+    ENGINE,
+    "DEFAULT",
+    "byom: predictors and integration tables",
+    "NO",
+    "NO",
+    "NO",
+)
 # DuckDB's result type names, as the MySQL column type sent.
 _RESULT_TYPES = (
     ("BIGINT", SqlType.LONGLONG),
@@ -244,9 +258,7 @@ class InformationSchema(BaseInfoSchema):
                 cursor.execute(sql)
             except duckdb.Error as exc:
                 logger.debug("information_schema query failed: %s: %s", sql, exc)
-                raise NotSupportedError(
-                    f"this information_schema query is not supported: {exc}"
-                ) from None
+                raise _mysql_error(exc) from None
             description = cursor.description or []
             rows = [tuple(_native(v) for v in row) for row in cursor.fetchall()]
         columns = [(d[0], _result_type(str(d[1]))) for d in description]
@@ -332,7 +344,7 @@ def table_rows(schema: Schema, collation: str) -> dict[str, list[Row]]:
                     _column_row(database, table, column, position, type_text, collation)
                 )
     rows["KEYWORDS"] = [(word, int(reserved)) for word, reserved in KEYWORDS]
-    rows["ENGINES"] = [(*_ENGINE_ROW, "NO", "NO")]
+    rows["ENGINES"] = [_ENGINE_ROW]
     rows["CHARACTER_SETS"] = [
         (name, default, description, maxlen)
         for name, description, default, maxlen in charsets.charset_rows()
@@ -391,6 +403,11 @@ def _all_tables() -> dict[str, list[str]]:
     return {**tables, **TABLES}
 
 
+def table_names() -> list[str]:
+    """The tables of information_schema, for SHOW TABLES."""
+    return sorted(_all_tables())
+
+
 def _column_type(column: str) -> str:
     return "bigint" if column in _INTEGER_COLUMNS else "varchar"
 
@@ -418,6 +435,19 @@ def _create_tables(
             # One INSERT of literal rows: executemany takes 10 ms a row here.
             values = exp.values([tuple(map(exp.convert, row)) for row in rows[name]])
             connection.execute(exp.insert(values, table).sql(dialect="duckdb"))
+
+
+def _mysql_error(exc: duckdb.Error) -> ByomError:
+    # DuckDB's first line names the culprit; the rest is a caret drawing.
+    reason = str(exc).splitlines()[0].replace(_ENGINE_SCHEMA, DATABASE)
+    table = _MISSING_TABLE.search(reason)
+    if isinstance(exc, duckdb.CatalogException) and table is not None:
+        return UnknownTableError(f"Table '{DATABASE}.{table[1]}' doesn't exist")
+    if isinstance(exc, duckdb.BinderException) and "column" in reason.lower():
+        return UnknownColumnError(reason)
+    return NotSupportedError(
+        f"this information_schema query is not supported: {reason}"
+    )
 
 
 def _in_information_schema(table: exp.Table, current: bool) -> bool:

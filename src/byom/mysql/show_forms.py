@@ -16,7 +16,8 @@ here with the columns MySQL 8 returns, in MySQL's order:
     GRANTS         the single user may do everything byom supports
     PLUGINS        the authentication plugin in use
     DATABASES      every integration, also one whose tables cannot be listed
-    TABLES         the tables of a database that exists (else 1049)
+    TABLES         the tables of a database that exists (else 1049); for
+                   information_schema, the tables ``information_schema`` holds
     COLUMNS        also DESCRIBE t: a table that exists (else 1146), including
                    ``integration.schema.table`` and a bare name in another schema
 
@@ -35,7 +36,7 @@ from sqlglot.executor import execute
 
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
-from byom.mysql import charsets, table_ddl
+from byom.mysql import charsets, information_schema, table_ddl
 from byom.mysql.processes import PROCESSLIST_COLUMNS, open_connections, process_rows
 from byom.mysql.server_status import STATUS_COLUMNS, ServerStatus
 from byom.types import SqlType, type_name
@@ -161,7 +162,10 @@ async def _answer(
 async def _tables(session: ShowSession, show: exp.Show) -> tuple[Columns, Rows]:
     database = show.text("db") or _current(session)
     await session.app.check_database(database)
-    tables = sorted((await session.app.schema()).get(database, {}))
+    if database.lower() == information_schema.DATABASE:
+        tables = information_schema.table_names()
+    else:
+        tables = sorted((await session.app.schema()).get(database, {}))
     columns: Columns = [(f"Tables_in_{database}", SqlType.VAR_STRING)]
     if not show.args.get("full"):
         return columns, [(table,) for table in tables]

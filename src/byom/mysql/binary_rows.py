@@ -109,7 +109,7 @@ def _column_encoder(column: ResultColumn) -> Encoder:
         return _encode_time
     if kind in (ColumnType.DECIMAL, ColumnType.NEWDECIMAL):
         return _encode_decimal
-    if kind in _STRING_TYPES:
+    if kind in STRING_TYPES:
         codec = column.codec if column.codec != "binary" else "utf-8"
         return lambda value: _encode_string(value, codec)
     # A type byom never sends: mimic's own encoder, or its clear refusal.
@@ -218,7 +218,8 @@ _FIXED: dict[ColumnType, Encoder] = {
     ColumnType.FLOAT: lambda value: _FLOAT(float(value)),
     ColumnType.DOUBLE: lambda value: _DOUBLE(float(value)),
 }
-_STRING_TYPES = frozenset(
+# Types whose binary value is a length-encoded string (text, blobs and the like).
+STRING_TYPES = frozenset(
     {
         ColumnType.VARCHAR,
         ColumnType.VAR_STRING,

@@ -62,7 +62,12 @@ from byom.errors import (
     WrongArgumentsError,
 )
 from byom.mysql.affected_rows import affected_rows_of
-from byom.mysql.binary_rows import row_encoder, unsigned_columns, write_packets
+from byom.mysql.binary_rows import (
+    STRING_TYPES,
+    row_encoder,
+    unsigned_columns,
+    write_packets,
+)
 from byom.mysql.compat import row_batches
 from byom.mysql.errors import to_mysql_error
 from byom.sql.grammar import parse_statement
@@ -487,22 +492,6 @@ _INTEGERS = {
     ColumnType.INT24: 4,
     ColumnType.LONGLONG: 8,
 }
-_STRINGS = frozenset(
-    {
-        ColumnType.VARCHAR,
-        ColumnType.VAR_STRING,
-        ColumnType.STRING,
-        ColumnType.TINY_BLOB,
-        ColumnType.MEDIUM_BLOB,
-        ColumnType.LONG_BLOB,
-        ColumnType.BLOB,
-        ColumnType.JSON,
-        ColumnType.ENUM,
-        ColumnType.SET,
-        ColumnType.BIT,
-        ColumnType.GEOMETRY,
-    }
-)
 
 
 def _read_value(reader: _Reader, kind: int, unsigned: bool, codec: str) -> Any:
@@ -522,7 +511,7 @@ def _read_value(reader: _Reader, kind: int, unsigned: bool, codec: str) -> Any:
         if not number.is_finite():
             raise _wrong_arguments()
         return number
-    if kind in _STRINGS:
+    if kind in STRING_TYPES:
         return _text_or_bytes(reader.lenenc_bytes(), codec)
     if kind in (ColumnType.DATE, ColumnType.DATETIME, ColumnType.TIMESTAMP):
         return _read_datetime(reader, date_only=kind == ColumnType.DATE)

@@ -14,11 +14,17 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
 import orjson
 from aiohttp import web
-from tests.support.procs import free_port, port_accepts, stop_process_tree, wait_until
+from tests.support.procs import (
+    free_port,
+    port_accepts,
+    spawn_logged,
+    stop_process_tree,
+    wait_until,
+)
+from tests.support.server_process import OwnedServer
 
 PREDICTION = 1.0
 START_TIMEOUT = 20.0
@@ -48,7 +54,7 @@ def build_app() -> web.Application:
     return app
 
 
-class FakeModelProcess:
+class FakeModelProcess(OwnedServer):
     """The fake model in a subprocess on a free port; stop() ends it by its PID."""
 
     def __init__(self, log_dir: Path) -> None:
@@ -64,28 +70,15 @@ class FakeModelProcess:
         """Spawn the app and wait until it accepts connections."""
         self.port = free_port()
         command = [sys.executable, "-m", "bench.fake_model", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=log, cwd=REPO, start_new_session=True
-            )
+        self.process = spawn_logged(
+            command, self.log_path, append=True, stdin=None, cwd=REPO
+        )
         wait_until(lambda: port_accepts(self.port), START_TIMEOUT, "the fake model")
 
     def stop(self) -> None:
         if self.process is not None:
             stop_process_tree(self.process, timeout=10)
             self.process = None
-
-    def __enter__(self) -> FakeModelProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main() -> None:

@@ -21,26 +21,16 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 import pymysql
 
-from tests.support.procs import (
-    ServerStartError,
-    find_executable,
-    free_port,
-    log_tail,
-    port_accepts,
-    run_to_log,
-    stop_process_tree,
-    wait_until,
-)
+from tests.support.procs import ServerStartError, find_executable, spawn_logged
+from tests.support.server_process import DatabaseServer
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +55,6 @@ HomeRentalsRow = tuple[int | str | float, ...]
 
 _SQL_TYPES = {"int": "INT", "text": "VARCHAR(64)", "float": "DOUBLE"}
 _SBIN_DIRS = [Path("/usr/sbin"), Path("/usr/local/sbin"), Path("/usr/libexec")]
-_PORT_ATTEMPTS = 3
 
 
 def read_home_rentals(path: Path = HOME_RENTALS_CSV) -> list[HomeRentalsRow]:
@@ -96,7 +85,7 @@ def _convert(cell: str, kind: str) -> int | str | float:
     return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-class MariaDBServer:
+class MariaDBServer(DatabaseServer):
     """A throwaway mariadbd on 127.0.0.1 with user `byom` and test_data.home_rentals.
 
     start() installs a fresh data directory, starts the server in a session of its
@@ -105,7 +94,8 @@ class MariaDBServer:
     socket, so only this harness) are left out of general_log().
     """
 
-    host = "127.0.0.1"
+    program = "mariadbd"
+    title = "MariaDB"
 
     def __init__(
         self,
@@ -114,13 +104,10 @@ class MariaDBServer:
         database: str = "test_data",
         start_timeout: float = 30.0,
     ) -> None:
+        super().__init__(start_timeout)
         self.user = user
         self.password = password
         self.database = database
-        self.start_timeout = start_timeout
-        self.port = 0
-        self.directory: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -151,14 +138,8 @@ class MariaDBServer:
 
     def stop(self) -> None:
         """Shut the server down (SIGTERM, then SIGKILL) and delete its directory."""
-        if self.process is not None:
-            stop_process_tree(self.process)
-            self.process = None
+        if self._stop_server():
             logger.info("MariaDB on port %d stopped", self.port)
-
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
 
     def mark(self) -> None:
         """Forget the general log so far; general_log() then starts from here."""
@@ -183,24 +164,6 @@ class MariaDBServer:
             for (arg,) in rows
         ]
 
-    def __enter__(self) -> MariaDBServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def _dir(self) -> Path:
-        if self.directory is None:
-            raise RuntimeError("the MariaDB server is not started")
-        return self.directory
-
     def _install(self) -> None:
         install_db = find_executable(
             ["mariadb-install-db", "mysql_install_db"], _SBIN_DIRS
@@ -210,7 +173,6 @@ class MariaDBServer:
                 "mariadb-install-db not found; install the mariadb-server package"
             )
 
-        log = self._dir / "install.log"
         command = [
             str(install_db),
             "--no-defaults",
@@ -219,14 +181,8 @@ class MariaDBServer:
             "--skip-test-db",
             *self._server_options(),
         ]
-        try:
-            code = run_to_log(command, log, self.start_timeout, cwd=self._dir)
-        except TimeoutError as exc:
-            raise ServerStartError(f"{exc}:\n{log_tail(log)}") from None
-        if code != 0:
-            raise ServerStartError(
-                f"mariadb-install-db exited with {code}:\n{log_tail(log)}"
-            )
+        log = self._dir / "install.log"
+        self._run_setup("mariadb-install-db", command, log, cwd=self._dir)
 
     def _server_options(self) -> list[str]:
         # Small buffers keep a test server light; root must name itself as the user.
@@ -240,27 +196,10 @@ class MariaDBServer:
         if mariadbd is None:
             raise ServerStartError("mariadbd not found; install mariadb-server")
 
-        # free_port() cannot reserve the port, so a parallel run may take it first;
-        # that shows as a bind error, and the cure is another port.
-        for _ in range(_PORT_ATTEMPTS):
-            self.port = free_port()
-            self.process = self._spawn(mariadbd)
-            self._wait_for_server()
-            if self.process.poll() is None:
-                return
-            if "Address already in use" not in log_tail(self._error_log):
-                break
-            logger.info("port %d was taken meanwhile; trying another", self.port)
-
-        code = self.process.poll() if self.process is not None else None
-        self.process = None
-        raise ServerStartError(
-            f"mariadbd on port {self.port} exited with {code}:\n"
-            + log_tail(self._error_log)
-        )
+        self._start_on_free_port(lambda: self._spawn(mariadbd), logger)
 
     @property
-    def _error_log(self) -> Path:
+    def _server_log(self) -> Path:
         return self._dir / "error.log"
 
     def _spawn(self, mariadbd: Path) -> subprocess.Popen[bytes]:
@@ -273,7 +212,7 @@ class MariaDBServer:
             f"--port={self.port}",
             f"--bind-address={self.host}",
             f"--pid-file={directory / 'mysqld.pid'}",
-            f"--log-error={self._error_log}",
+            f"--log-error={self._server_log}",
             f"--tmpdir={directory}",
             "--skip-name-resolve",
             "--general-log=1",
@@ -281,31 +220,11 @@ class MariaDBServer:
             "--character-set-server=utf8mb4",
             *self._server_options(),
         ]
-        with (directory / "server.out").open("ab") as out:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=directory,
-                start_new_session=True,
-            )
+        return spawn_logged(
+            command, directory / "server.out", append=True, cwd=directory
+        )
 
-    def _wait_for_server(self) -> None:
-        process = self.process
-        assert process is not None
-
-        def up_or_gone() -> bool:
-            if process.poll() is not None:
-                return True
-            return port_accepts(self.port) and self._root_can_connect()
-
-        try:
-            wait_until(up_or_gone, self.start_timeout, f"mariadbd on port {self.port}")
-        except TimeoutError as exc:
-            raise ServerStartError(f"{exc}:\n{log_tail(self._error_log)}") from None
-
-    def _root_can_connect(self) -> bool:
+    def _accepts_logins(self) -> bool:
         try:
             self._root_connection().close()
         except pymysql.err.OperationalError:

@@ -19,28 +19,17 @@ keeps each request's Content-Type and bytes, whatever the body format.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
 
 from tests.support.http_apps import BackgroundApp
-from tests.support.procs import (
-    free_port,
-    log_tail,
-    port_is_free,
-    stop_process_tree,
-    wait_until,
-)
+from tests.support.server_process import ServerProcess, run_make_models, venv_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MLFLOW_VENV = REPO_ROOT / ".venv-mlflow"
@@ -51,20 +40,9 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 BUILD_TIMEOUT = 180.0
 
-# Environment that would make the server import packages from byom's environment.
-_INHERITED_ENV_TO_DROP = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-
 
 class MlflowServeError(RuntimeError):
     """The MLflow models could not be built, or their server did not start."""
-
-
-def _mlflow_env(venv: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_ENV_TO_DROP}
-    # The CLI execs uvicorn by name through a shell, so the venv's bin goes first.
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _require_venv(venv: Path) -> None:
@@ -88,35 +66,27 @@ def build_models(
     inputs = out_dir / "batches.json"
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs.write_text(json.dumps(batches))
-
-    done = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            str(MAKE_MODELS),
-            str(out_dir),
-            "--score",
-            inputs,
-        ],
-        env=_mlflow_env(venv),
-        capture_output=True,
-        text=True,
+    return run_make_models(
+        venv,
+        MAKE_MODELS,
+        out_dir,
+        inputs,
         timeout=BUILD_TIMEOUT,
-        start_new_session=True,
+        error=MlflowServeError,
     )
-    if done.returncode != 0:
-        raise MlflowServeError(
-            f"make_models.py exited with {done.returncode}:\n{done.stderr[-3000:]}"
-        )
-    expected: dict[str, Any] = json.loads((out_dir / "expected.json").read_text())
-    return expected
 
 
-class MlflowServeProcess:
+class MlflowServeProcess(ServerProcess):
     """One ``mlflow models serve`` process for a model folder, owned by the caller.
 
     A port of 0 means "pick a free one at start". The server runs in a session of
     its own; ``stop()`` signals that process group (uvicorn and its workers).
     """
+
+    error: ClassVar[type[RuntimeError]] = MlflowServeError
+    program: ClassVar[str] = "mlflow models serve"
+    log_name: ClassVar[str] = "serve.log"
+    stop_timeout = STOP_TIMEOUT
 
     def __init__(
         self,
@@ -127,15 +97,9 @@ class MlflowServeProcess:
         port: int = 0,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
+        super().__init__(host=host, port=port, start_timeout=start_timeout)
         self.model_dir = model_dir
         self.venv = venv
-        self.host = host
-        self.port = port
-        self.start_timeout = start_timeout
-        self.start_seconds: float | None = None
-        self._started_at = 0.0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -145,11 +109,6 @@ class MlflowServeProcess:
     def invocations_url(self) -> str:
         """The scoring route, byom's ``url.predict``."""
         return f"{self.base_url}/invocations"
-
-    @property
-    def log_path(self) -> Path | None:
-        """The server's combined output, until stop() deletes it."""
-        return self._log_dir / "serve.log" if self._log_dir is not None else None
 
     def start(self) -> None:
         """Spawn the server and wait until ``GET /ping`` answers 200."""
@@ -161,13 +120,8 @@ class MlflowServeProcess:
         if self._proc is not None:
             raise MlflowServeError("this MLflow server is already started")
         _require_venv(self.venv)
-        if self.port == 0:
-            self.port = free_port()
-        elif not port_is_free(self.port):
-            # A stale server on the port would answer /ping at once.
-            raise MlflowServeError(f"port {self.port} on 127.0.0.1 is already in use")
+        self._choose_port()
 
-        self._log_dir = Path(tempfile.mkdtemp(prefix="byom-mlflow-"))
         command = [
             str(self.venv / "bin" / "mlflow"),
             "models",
@@ -181,61 +135,15 @@ class MlflowServeProcess:
             "-p",
             str(self.port),
         ]
-        self._started_at = time.monotonic()
-        with open(self._log_dir / "serve.log", "wb") as log:
-            self._proc = subprocess.Popen(
-                command,
-                env=_mlflow_env(self.venv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        log_dir = Path(tempfile.mkdtemp(prefix="byom-mlflow-"))
+        self._spawn(command, log_dir, env=venv_env(self.venv))
 
     def wait_ready(self) -> None:
         """Wait for ``GET /ping``; stop the server and raise if it does not come."""
-        try:
-            wait_until(self._is_ready, self.start_timeout, "MLflow", interval=0.1)
-        except (TimeoutError, MlflowServeError) as exc:
-            tail = log_tail(self.log_path) if self.log_path else "(no log)"
-            self.stop()
-            raise MlflowServeError(
-                f"{exc}\n--- server log (tail) ---\n{tail}"
-            ) from None
-        except BaseException:
-            # Ctrl-C while waiting: leave no server behind.
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - self._started_at
-
-    def stop(self) -> None:
-        """Stop the server's process group and delete its log. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_process_tree(proc, timeout=STOP_TIMEOUT)
-        if self._log_dir is not None:
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-            self._log_dir = None
-
-    def __enter__(self) -> MlflowServeProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._wait_ready("MLflow", interval=0.1)
 
     def _is_ready(self) -> bool:
-        assert self._proc is not None
-        if self._proc.poll() is not None:
-            raise MlflowServeError(
-                f"mlflow models serve exited with status {self._proc.returncode} "
-                "before it was ready"
-            )
+        self._check_running()
         try:
             with urllib.request.urlopen(f"{self.base_url}/ping", timeout=2.0) as answer:
                 return bool(answer.status == 200)

@@ -19,23 +19,14 @@ that two servers on one machine never collide on the defaults.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.support.procs import (
-    free_port,
-    log_tail,
-    stop_process_tree,
-    wait_until,
-)
+from tests.support.procs import free_port
+from tests.support.server_process import ServerProcess, run_make_models, venv_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MLSERVER_VENV = REPO_ROOT / ".venv-mlserver"
@@ -47,19 +38,9 @@ START_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 BUILD_TIMEOUT = 180.0
 
-# Environment that would make the server import packages from byom's environment.
-_INHERITED_ENV_TO_DROP = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-
 
 class MlserverError(RuntimeError):
     """The models could not be built, or MLServer did not start."""
-
-
-def _mlserver_env(venv: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_ENV_TO_DROP}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _require_venv(venv: Path) -> None:
@@ -83,35 +64,22 @@ def build_models(
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = out_dir.parent / f"{out_dir.name}-batches.json"
     inputs.write_text(json.dumps(batches))
-
-    done = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            str(MAKE_MODELS),
-            str(out_dir),
-            "--score",
-            inputs,
-        ],
-        env=_mlserver_env(venv),
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        start_new_session=True,
+    return run_make_models(
+        venv, MAKE_MODELS, out_dir, inputs, timeout=BUILD_TIMEOUT, error=MlserverError
     )
-    if done.returncode != 0:
-        raise MlserverError(
-            f"make_models.py exited with {done.returncode}:\n{done.stderr[-3000:]}"
-        )
-    expected: dict[str, Any] = json.loads((out_dir / "expected.json").read_text())
-    return expected
 
 
-class MlserverProcess:
+class MlserverProcess(ServerProcess):
     """One ``mlserver start`` process serving every model folder of a directory.
 
     The server runs in a session of its own; ``stop()`` signals that process
     group (MLServer and any inference workers it forks) by the server's PID.
     """
+
+    error: ClassVar[type[RuntimeError]] = MlserverError
+    program: ClassVar[str] = "mlserver start"
+    log_name: ClassVar[str] = "mlserver.log"
+    stop_timeout = STOP_TIMEOUT
 
     def __init__(
         self,
@@ -122,16 +90,10 @@ class MlserverProcess:
         models: tuple[str, ...] = MODELS,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
+        super().__init__(host=host, port=0, start_timeout=start_timeout)
         self.models_dir = models_dir
         self.venv = venv
-        self.host = host
         self.models = models
-        self.start_timeout = start_timeout
-        self.port = 0
-        self.start_seconds: float | None = None
-        self._started_at = 0.0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -144,11 +106,6 @@ class MlserverProcess:
     def infer_url(self, model: str) -> str:
         """The model's inference route."""
         return f"{self.model_url(model)}/infer"
-
-    @property
-    def log_path(self) -> Path | None:
-        """The server's combined output, until stop() deletes it."""
-        return self._log_dir / "mlserver.log" if self._log_dir is not None else None
 
     def start(self) -> None:
         """Spawn the server and wait until it and every model are ready."""
@@ -169,58 +126,13 @@ class MlserverProcess:
         }
         (self.models_dir / "settings.json").write_text(json.dumps(settings))
 
-        self._log_dir = Path(tempfile.mkdtemp(prefix="byom-mlserver-"))
-        self._started_at = time.monotonic()
-        with open(self._log_dir / "mlserver.log", "wb") as log:
-            self._proc = subprocess.Popen(
-                [str(self.venv / "bin" / "mlserver"), "start", str(self.models_dir)],
-                cwd=self._log_dir,
-                env=_mlserver_env(self.venv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            wait_until(self._is_ready, self.start_timeout, "MLServer", interval=0.2)
-        except (TimeoutError, MlserverError) as exc:
-            tail = log_tail(self.log_path) if self.log_path else "(no log)"
-            self.stop()
-            raise MlserverError(f"{exc}\n--- server log (tail) ---\n{tail}") from None
-        except BaseException:
-            # Ctrl-C while waiting: leave no server behind.
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - self._started_at
-
-    def stop(self) -> None:
-        """Stop the server's process group and delete its log. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_process_tree(proc, timeout=STOP_TIMEOUT)
-        if self._log_dir is not None:
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-            self._log_dir = None
-
-    def __enter__(self) -> MlserverProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        log_dir = Path(tempfile.mkdtemp(prefix="byom-mlserver-"))
+        command = [str(self.venv / "bin" / "mlserver"), "start", str(self.models_dir)]
+        self._spawn(command, log_dir, cwd=log_dir, env=venv_env(self.venv))
+        self._wait_ready("MLServer", interval=0.2)
 
     def _is_ready(self) -> bool:
-        assert self._proc is not None
-        if self._proc.poll() is not None:
-            raise MlserverError(
-                f"mlserver start exited with status {self._proc.returncode} "
-                "before it was ready"
-            )
+        self._check_running()
         # The server is ready before its models have loaded; wait for each.
         paths = ["/v2/health/ready"] + [f"/v2/models/{m}/ready" for m in self.models]
         return all(self._answers_200(path) for path in paths)

@@ -23,7 +23,6 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -31,15 +30,8 @@ import psycopg
 from psycopg import sql
 
 from tests.support.mariadb import HOME_RENTALS_COLUMNS, read_home_rentals
-from tests.support.procs import (
-    ServerStartError,
-    free_port,
-    log_tail,
-    port_accepts,
-    run_to_log,
-    stop_process_tree,
-    wait_until,
-)
+from tests.support.procs import ServerStartError, spawn_logged
+from tests.support.server_process import DatabaseServer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +39,6 @@ SUPERUSER = "postgres"
 OS_USER_FALLBACK = "byom-postgres"
 
 _SQL_TYPES = {"int": "integer", "text": "varchar(64)", "float": "double precision"}
-_PORT_ATTEMPTS = 3
 
 # Each log record starts with this prefix; the lines that continue a multi-line
 # message start with a tab instead, so records split without ambiguity.
@@ -113,7 +104,7 @@ def _server_os_user() -> _OsUser | None:
     return _OsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-class PostgresServer:
+class PostgresServer(DatabaseServer):
     """A throwaway PostgreSQL on 127.0.0.1 with role `byom` and demo.test_data tables.
 
     The role owns database `demo` and its schema `test_data`, which holds
@@ -123,7 +114,8 @@ class PostgresServer:
     superuser (the harness) are left out of general_log().
     """
 
-    host = "127.0.0.1"
+    program = "postgres"
+    title = "PostgreSQL"
 
     def __init__(
         self,
@@ -133,14 +125,11 @@ class PostgresServer:
         schema: str = "test_data",
         start_timeout: float = 30.0,
     ) -> None:
+        super().__init__(start_timeout)
         self.user = user
         self.password = password
         self.database = database
         self.schema = schema
-        self.start_timeout = start_timeout
-        self.port = 0
-        self.directory: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
         self._os_user: _OsUser | None = None
         self._log_offset = 0
 
@@ -167,7 +156,7 @@ class PostgresServer:
                 os.chown(self.directory, self._os_user.uid, self._os_user.gid)
             bin_dir = find_postgres_bin()
             self._initdb(bin_dir)
-            self._launch(bin_dir)
+            self._start_on_free_port(lambda: self._spawn(bin_dir), logger)
             self._provision()
             self.mark()
         except BaseException:
@@ -186,14 +175,8 @@ class PostgresServer:
         SIGINT asks for a fast shutdown; SIGTERM's smart shutdown would wait for
         every client, and a test that forgot a connection would hang here.
         """
-        if self.process is not None:
-            stop_process_tree(self.process, sig=signal.SIGINT)
-            self.process = None
+        if self._stop_server(sig=signal.SIGINT):
             logger.info("PostgreSQL on port %d stopped", self.port)
-
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
 
     def mark(self) -> None:
         """Forget the statement log so far; general_log() then starts from here."""
@@ -213,24 +196,6 @@ class PostgresServer:
             if match is not None:
                 statements.append(match.group(1))
         return statements
-
-    def __enter__(self) -> PostgresServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def _dir(self) -> Path:
-        if self.directory is None:
-            raise RuntimeError("the PostgreSQL server is not started")
-        return self.directory
 
     @property
     def _server_log(self) -> Path:
@@ -256,40 +221,15 @@ class PostgresServer:
             "--no-sync",
             "--no-instructions",
         ]
-        try:
-            code = run_to_log(
-                command,
-                log,
-                self.start_timeout,
-                cwd=self._dir,
-                env=_server_env(),
-                user=uid,
-                group=gid,
-                extra_groups=extra_groups,
-            )
-        except TimeoutError as exc:
-            raise ServerStartError(f"{exc}:\n{log_tail(log)}") from None
-        if code != 0:
-            raise ServerStartError(f"initdb exited with {code}:\n{log_tail(log)}")
-
-    def _launch(self, bin_dir: Path) -> None:
-        # free_port() cannot reserve the port, so a parallel run may take it first;
-        # that shows as a bind error, and the cure is another port.
-        for _ in range(_PORT_ATTEMPTS):
-            self.port = free_port()
-            self.process = self._spawn(bin_dir)
-            self._wait_for_server()
-            if self.process.poll() is None:
-                return
-            if "Address already in use" not in log_tail(self._server_log):
-                break
-            logger.info("port %d was taken meanwhile; trying another", self.port)
-
-        code = self.process.poll() if self.process is not None else None
-        self.process = None
-        raise ServerStartError(
-            f"postgres on port {self.port} exited with {code}:\n"
-            + log_tail(self._server_log)
+        self._run_setup(
+            "initdb",
+            command,
+            log,
+            cwd=self._dir,
+            env=_server_env(),
+            user=uid,
+            group=gid,
+            extra_groups=extra_groups,
         )
 
     def _spawn(self, bin_dir: Path) -> subprocess.Popen[bytes]:
@@ -314,35 +254,18 @@ class PostgresServer:
             command += ["-c", f"{name}={value}"]
 
         uid, gid, extra_groups = self._identity()
-        with self._server_log.open("ab") as out:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self._dir,
-                env=_server_env(),
-                start_new_session=True,
-                user=uid,
-                group=gid,
-                extra_groups=extra_groups,
-            )
+        return spawn_logged(
+            command,
+            self._server_log,
+            append=True,
+            cwd=self._dir,
+            env=_server_env(),
+            user=uid,
+            group=gid,
+            extra_groups=extra_groups,
+        )
 
-    def _wait_for_server(self) -> None:
-        process = self.process
-        assert process is not None
-
-        def up_or_gone() -> bool:
-            if process.poll() is not None:
-                return True
-            return port_accepts(self.port) and self._superuser_can_connect()
-
-        try:
-            wait_until(up_or_gone, self.start_timeout, f"postgres on port {self.port}")
-        except TimeoutError as exc:
-            raise ServerStartError(f"{exc}:\n{log_tail(self._server_log)}") from None
-
-    def _superuser_can_connect(self) -> bool:
+    def _accepts_logins(self) -> bool:
         try:
             self._local_connection(SUPERUSER, "postgres").close()
         except psycopg.OperationalError:

@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,8 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def descendants(pid: int) -> list[int]:
-    """List every live descendant of pid, read from /proc (children first seen)."""
-    children: dict[int, list[int]] = {}
+def _process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Yield (pid, fields of /proc/pid/stat after the command name) per process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -69,8 +68,14 @@ def descendants(pid: int) -> list[int]:
         except OSError:
             continue
         # The command name may hold spaces and parentheses; fields follow the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        yield int(entry.name), stat[stat.rfind(")") + 2 :].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """List every live descendant of pid, read from /proc (children first seen)."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _process_stats():
+        children.setdefault(int(fields[1]), []).append(child)
     found: list[int] = []
     stack = [pid]
     while stack:
@@ -112,15 +117,7 @@ def stop_process_tree(
         except ProcessLookupError:
             pass
         proc.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in tree:
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    kill_survivors(tree, grace=5.0)
 
 
 def session_members(sid: int) -> list[int]:
@@ -129,18 +126,11 @@ def session_members(sid: int) -> list[int]:
     Ray's actors move to process groups of their own but stay in the session of
     the process that started the cluster, so this finds them after it has exited.
     """
-    members: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+    return [
+        pid
+        for pid, fields in _process_stats()
+        if int(fields[3]) == sid and fields[0] != "Z"
+    ]
 
 
 def kill_survivors(pids: list[int], grace: float = 5.0) -> None:
@@ -188,21 +178,33 @@ class ServerStartError(RuntimeError):
     """A test server did not come up; the message carries the tail of its log."""
 
 
+def spawn_logged(
+    command: list[str],
+    log: Path,
+    *,
+    append: bool = False,
+    stdin: int | None = subprocess.DEVNULL,
+    **popen_args: Any,
+) -> subprocess.Popen[bytes]:
+    """Start command in a session of its own, stdout and stderr going to log."""
+    with log.open("ab" if append else "wb") as out:
+        return subprocess.Popen(
+            command,
+            stdin=stdin,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen_args,
+        )
+
+
 def run_to_log(command: list[str], log: Path, timeout: float, **popen_args: Any) -> int:
     """Run a setup command (initdb, install-db) with its output in log; return its code.
 
     It runs in a session of its own, so that on timeout the helpers it started
     (install-db's bootstrap server) are stopped with it; TimeoutError follows.
     """
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **popen_args,
-        )
+    proc = spawn_logged(command, log, append=True, **popen_args)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -27,18 +26,15 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.support.procs import (
     descendants,
-    free_port,
     kill_survivors,
-    port_is_free,
     session_members,
     stop_process_tree,
-    wait_until,
 )
+from tests.support.server_process import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVE_SCRIPT = REPO_ROOT / "examples" / "ray_serve" / "serve.py"
@@ -59,13 +55,17 @@ class RayServeError(RuntimeError):
     """The Ray Serve server could not be started."""
 
 
-class RayServeProcess:
+class RayServeProcess(ServerProcess):
     """One Ray Serve server with the example model, owned by the caller.
 
     Nothing is started by the constructor; `start()` spawns the server and returns
     once it answers, `stop()` removes every process it started and its temp dir.
     A port of 0 means "pick a free one at start".
     """
+
+    error: ClassVar[type[RuntimeError]] = RayServeError
+    program: ClassVar[str] = "Ray Serve"
+    log_name: ClassVar[str] = "serve.log"
 
     def __init__(
         self,
@@ -78,17 +78,12 @@ class RayServeProcess:
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
+        super().__init__(host=host, port=port, start_timeout=start_timeout)
         self.python = Path(python)
-        self.host = host
-        self.port = port
         self.route_prefix = route_prefix
         self.app_name = app_name
-        self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.start_seconds: float | None = None
         self.stop_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._temp_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -108,11 +103,6 @@ class RayServeProcess:
         """Process id of the server (its session id too), None when not running."""
         return self._proc.pid if self._proc is not None else None
 
-    @property
-    def log_path(self) -> Path | None:
-        """The server's combined stdout and stderr, until stop() deletes it."""
-        return self._temp_dir / "serve.log" if self._temp_dir is not None else None
-
     def start(self) -> None:
         """Spawn the server and wait until the app answers on its route prefix."""
         if self._proc is not None:
@@ -123,27 +113,13 @@ class RayServeProcess:
                 "`make ray-venv`"
             )
 
-        if self.port == 0:
-            self.port = free_port()
-        elif not port_is_free(self.port):
-            # A stale server on the port would answer the probes below at once.
-            raise RayServeError(f"port {self.port} on 127.0.0.1 is already in use")
-
-        started = time.monotonic()
-        self._temp_dir = _make_short_temp_dir()
-        self._spawn(self._temp_dir)
-
-        try:
-            wait_until(self._is_ready, self.start_timeout, "Ray Serve", interval=0.25)
-        except (TimeoutError, RayServeError) as exc:
-            tail = self._log_tail()
-            self.stop()
-            raise RayServeError(f"{exc}\n--- server log (tail) ---\n{tail}") from exc
-        except BaseException:
-            # Ctrl-C or a test timeout while waiting: leave no cluster behind.
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - started
+        # A stale server on a given port would answer the probes below at once.
+        self._choose_port()
+        temp_dir = _make_short_temp_dir()
+        self._spawn(
+            self._command(temp_dir), temp_dir, cwd=SERVE_SCRIPT.parent, env=_ray_env()
+        )
+        self._wait_ready("Ray Serve", interval=0.25, tail_lines=LOG_TAIL_LINES)
 
     def stop(self) -> None:
         """Stop the server gracefully, kill whatever survives, delete the temp dir.
@@ -151,38 +127,16 @@ class RayServeProcess:
         Safe to call twice and after a failed start.
         """
         started = time.monotonic()
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _stop_ray_tree(proc, self.stop_timeout)
-
-        if self._temp_dir is not None:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = None
-        if proc is not None:
+        running = self._proc is not None
+        super().stop()
+        if running:
             self.stop_seconds = time.monotonic() - started
 
-    def __enter__(self) -> RayServeProcess:
-        self.start()
-        return self
+    def _stop_tree(self, proc: subprocess.Popen[bytes]) -> None:
+        _stop_ray_tree(proc, self.stop_timeout)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _spawn(self, temp_dir: Path) -> None:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in _INHERITED_ENV_TO_DROP
-        }
-        env["RAY_USAGE_STATS_ENABLED"] = "0"
-        env["PYTHONUNBUFFERED"] = "1"
-
-        command = [
+    def _command(self, temp_dir: Path) -> list[str]:
+        return [
             str(self.python),
             str(SERVE_SCRIPT),
             f"--host={self.host}",
@@ -192,24 +146,10 @@ class RayServeProcess:
             f"--ready-file={temp_dir / 'ready'}",
             f"--temp-dir={temp_dir / 'ray'}",
         ]
-        with open(temp_dir / "serve.log", "wb") as log:
-            self._proc = subprocess.Popen(
-                command,
-                cwd=SERVE_SCRIPT.parent,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
     def _is_ready(self) -> bool:
-        assert self._proc is not None and self._temp_dir is not None
-        if self._proc.poll() is not None:
-            raise RayServeError(
-                f"Ray Serve exited with status {self._proc.returncode} before "
-                "it was ready"
-            )
+        self._check_running()
+        assert self._temp_dir is not None
 
         # The ready file alone is not enough (the proxy may still be binding), and
         # /-/routes alone lists the app a few seconds before it can answer.
@@ -229,14 +169,16 @@ class RayServeProcess:
             return False
         return isinstance(listed, dict) and self.route_prefix in listed
 
-    def _log_tail(self) -> str:
-        if self.log_path is None:
-            return "(no log)"
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+def _ray_env() -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _INHERITED_ENV_TO_DROP
+    }
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def post_json(url: str, payload: Any, timeout: float = 60.0) -> tuple[int, Any]:

@@ -30,8 +30,8 @@ bench: $(STAMP_SYSTEM) $(STAMP_VENV) $(STAMP_RAY) $(STAMP_MLFLOW) $(STAMP_MLSERV
 	$(BIN)/python -m bench.run
 
 lint: $(STAMP_VENV)
-	$(BIN)/ruff check src tests examples fixtures
-	$(BIN)/ruff format --check src tests examples fixtures
+	$(BIN)/ruff check src tests examples fixtures bench
+	$(BIN)/ruff format --check src tests examples fixtures bench
 
 typecheck: $(STAMP_VENV)
 	$(BIN)/mypy

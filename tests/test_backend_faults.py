@@ -624,3 +624,21 @@ def test_train_call_past_train_timeout_fails_the_predictor(
         assert len(fake.calls(name, "train")) == 1
     finally:
         server.cleanup()
+
+
+def test_single_row_error_names_the_inputs_sent_as_null(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    case = make_case(byom, fake, "null-inputs", "ray_server", "single")
+    fake.script(case.name, "predict", BOOM, BOOM, BOOM)
+
+    assert error_of(
+        byom, f"SELECT number_of_rooms FROM {case.name} WHERE initial_price = 7"
+    ) == (
+        1296,
+        f"predictor '{case.name}': {case.url} answered HTTP 500: boom "
+        "(inputs sent as NULL: rental_price)",
+    )
+    assert [c.body["df"] for c in fake.calls(case.name, "predict")][0] == (
+        '[{"initial_price":7,"rental_price":null}]'
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from byom.backends.base import ModelBackend, Prediction
 from byom.backends.formats import Backends
 from byom.catalog.records import Predictor
-from byom.errors import ModelError, PredictorNotReadyError
+from byom.errors import ModelError, ModelUnreachableError, PredictorNotReadyError
 from byom.execution.pipeline import ordered_map
 from byom.planning.plan import (
     JoinPlan,
@@ -67,9 +67,12 @@ class Executor:
         predictor = plan.predictor
         columns = list(plan.inputs)
         backend = self._backends.for_format(predictor.format)
-        prediction = await _predict(
-            backend, predictor, columns, [tuple(plan.inputs.values())]
-        )
+        try:
+            prediction = await _predict(
+                backend, predictor, columns, [tuple(plan.inputs.values())]
+            )
+        except ModelError as exc:
+            raise _naming_null_inputs(exc, plan.inputs) from None
         if plan.star:
             known = {c.key for c in outputs if c.origin == "model"} | set(plan.inputs)
             for key, values in prediction.columns.items():
@@ -192,6 +195,15 @@ async def _predict(
                 predictor.target + ERROR_SUFFIX: [exc.message] * len(rows),
             }
         )
+
+
+def _naming_null_inputs(exc: ModelError, inputs: dict[str, Any]) -> ModelError:
+    # A model that fails on one row often fails on an input the WHERE left out,
+    # which went as NULL; its answer (often a bare 500) does not say so.
+    nulls = [name for name, value in inputs.items() if value is None]
+    if not nulls or isinstance(exc, ModelUnreachableError):
+        return exc
+    return type(exc)(f"{exc.message} (inputs sent as NULL: {', '.join(nulls)})")
 
 
 def _require_ready(plan: PredictorPlan) -> None:

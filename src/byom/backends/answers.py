@@ -16,6 +16,10 @@ from typing import Any
 
 import orjson
 
+from byom.backends.http import HttpAnswer, redact_url
+from byom.catalog.records import Predictor
+from byom.errors import ModelError
+
 # Answer keys that map onto MindsDB's output columns for target t: t_confidence...
 SUFFIXES = {
     "confidence": "_confidence",
@@ -58,3 +62,34 @@ def suffixed_column(target: str, key: str) -> str:
     """The output column of an answer key other than the prediction itself."""
     suffix = SUFFIXES.get(key)
     return target + suffix if suffix is not None else key
+
+
+def answer_error(
+    predictor: Predictor, url: str, answer: HttpAnswer, problem: str
+) -> ModelError:
+    """The error for an answer that breaks its format's contract.
+
+    It names the predictor, the URL without credentials, what is wrong and the
+    start of the body: ``predictor 'p': http://m/predict answered without a
+    'prediction' key: {"result": [1]}``.
+    """
+    return ModelError(
+        f"predictor '{predictor.name}': {redact_url(url)} answered {problem}: "
+        f"{answer.excerpt()}"
+    )
+
+
+def decode_object(predictor: Predictor, url: str, answer: HttpAnswer) -> dict[str, Any]:
+    """The answer's body as a JSON object, or the error saying it is not one."""
+    try:
+        decoded = decode_json(answer.body)
+    except NotJsonError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise answer_error(
+            predictor,
+            url,
+            answer,
+            f"HTTP {answer.status} with a body that is not a JSON object",
+        )
+    return decoded

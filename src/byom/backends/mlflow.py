@@ -37,7 +37,13 @@ from typing import Any
 
 import orjson
 
-from byom.backends.answers import NotJsonError, decode_json, suffixed_column
+from byom.backends.answers import (
+    NotJsonError,
+    answer_error,
+    decode_json,
+    decode_object,
+    suffixed_column,
+)
 from byom.backends.base import Prediction, predictor_headers, records, to_json
 from byom.backends.http import ANSWER_EXCERPT_CHARS, HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
@@ -125,16 +131,7 @@ class MlflowBackend:
         if not 200 <= answer.status < 300:
             raise _status_error(predictor, answer, columns)
 
-        try:
-            decoded = decode_json(answer.body)
-        except NotJsonError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            raise _answer_error(
-                predictor,
-                answer,
-                f"HTTP {answer.status} with a body that is not a JSON object",
-            )
+        decoded = decode_object(predictor, url, answer)
         return _to_prediction(predictor, answer, decoded, len(rows))
 
 
@@ -287,7 +284,9 @@ def _status_error(
     except NotJsonError:
         decoded = None
     if not (isinstance(decoded, dict) and isinstance(decoded.get("message"), str)):
-        return _answer_error(predictor, answer, f"HTTP {answer.status}")
+        return answer_error(
+            predictor, predictor.predict_url, answer, f"HTTP {answer.status}"
+        )
 
     # Only the message: the stack trace holds the server's file paths.
     code = decoded.get("error_code")
@@ -308,18 +307,13 @@ def _excerpt(message: str) -> str:
     return cut + ("..." if len(flat) > ANSWER_EXCERPT_CHARS else "")
 
 
-def _answer_error(predictor: Predictor, answer: HttpAnswer, problem: str) -> ModelError:
-    return ModelError(
-        f"predictor '{predictor.name}': {redact_url(predictor.predict_url)} "
-        f"answered {problem}: {answer.excerpt()}"
-    )
-
-
 def _to_prediction(
     predictor: Predictor, answer: HttpAnswer, decoded: dict[str, Any], sent: int
 ) -> Prediction:
     if "predictions" not in decoded:
-        raise _answer_error(predictor, answer, "without a 'predictions' key")
+        raise answer_error(
+            predictor, predictor.predict_url, answer, "without a 'predictions' key"
+        )
     predictions = decoded["predictions"]
 
     if isinstance(predictions, dict):
@@ -327,19 +321,23 @@ def _to_prediction(
         columns = _from_column_lists(predictor, answer, predictions, sent)
     elif isinstance(predictions, list):
         if len(predictions) != sent:
-            raise _answer_error(
+            raise answer_error(
                 predictor,
+                predictor.predict_url,
                 answer,
                 f"{len(predictions)} predictions for {sent} rows sent",
             )
         columns = _from_rows(predictor, answer, predictions)
     else:
-        raise _answer_error(predictor, answer, "'predictions' that is not a list")
+        raise answer_error(
+            predictor, predictor.predict_url, answer, "'predictions' that is not a list"
+        )
 
     if predictor.target not in columns:
         keys = ", ".join(sorted(columns))
-        raise _answer_error(
+        raise answer_error(
             predictor,
+            predictor.predict_url,
             answer,
             f"predictions without a '{predictor.target}' or 'prediction' key "
             f"(keys: {keys})",
@@ -353,8 +351,11 @@ def _from_rows(
     if not any(isinstance(p, dict) for p in predictions):
         return {predictor.target: [_scalar(predictor, answer, p) for p in predictions]}
     if not all(isinstance(p, dict) for p in predictions):
-        raise _answer_error(
-            predictor, answer, "predictions that mix objects and single values"
+        raise answer_error(
+            predictor,
+            predictor.predict_url,
+            answer,
+            "predictions that mix objects and single values",
         )
 
     # One object per row, as MLflow writes a DataFrame: each key is a column,
@@ -375,8 +376,11 @@ def _from_column_lists(
     for key, values in predictions.items():
         if not isinstance(values, list) or len(values) != sent:
             count = len(values) if isinstance(values, list) else "no list of"
-            raise _answer_error(
-                predictor, answer, f"{count} values in '{key}' for {sent} rows sent"
+            raise answer_error(
+                predictor,
+                predictor.predict_url,
+                answer,
+                f"{count} values in '{key}' for {sent} rows sent",
             )
         columns[names[key]] = [_scalar(predictor, answer, v) for v in values]
     return columns
@@ -395,8 +399,9 @@ def _column_names(
     taken: dict[str, str] = {}
     for key, name in names.items():
         if name in taken:
-            raise _answer_error(
+            raise answer_error(
                 predictor,
+                predictor.predict_url,
                 answer,
                 f"both '{taken[name]}' and '{key}', which are the same column '{name}'",
             )
@@ -409,8 +414,9 @@ def _scalar(predictor: Predictor, answer: HttpAnswer, value: Any) -> Any:
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, list | dict):
-        raise _answer_error(
+        raise answer_error(
             predictor,
+            predictor.predict_url,
             answer,
             "a list or object where one value per row and column belongs",
         )

@@ -38,7 +38,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from byom.backends.answers import NotJsonError, decode_json, suffixed_column
+from byom.backends.answers import (
+    NotJsonError,
+    answer_error,
+    decode_json,
+    decode_object,
+    suffixed_column,
+)
 from byom.backends.base import Prediction, predictor_headers, to_json
 from byom.backends.http import ANSWER_EXCERPT_CHARS, HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
@@ -167,7 +173,7 @@ class OpenInferenceBackend:
         )
         if not 200 <= answer.status < 300:
             raise _status_error(predictor, urls.infer, answer)
-        decoded = _decode_object(predictor, urls.infer, answer)
+        decoded = decode_object(predictor, urls.infer, answer)
         return _to_prediction(predictor, urls.infer, answer, decoded, len(rows))
 
     async def _read_inputs(
@@ -181,10 +187,10 @@ class OpenInferenceBackend:
         )
         if answer.status != 200:
             raise _status_error(predictor, urls.metadata, answer)
-        decoded = _decode_object(predictor, urls.metadata, answer)
+        decoded = decode_object(predictor, urls.metadata, answer)
         listed = decoded.get("inputs") or []
         if not isinstance(listed, list):
-            raise _answer_error(
+            raise answer_error(
                 predictor, urls.metadata, answer, "metadata whose 'inputs' is no list"
             )
         declared = [_model_input(predictor, urls, spec) for spec in listed]
@@ -330,23 +336,6 @@ def _number(value: Any) -> int | float | decimal.Decimal | None:
     return None
 
 
-def _decode_object(
-    predictor: Predictor, url: str, answer: HttpAnswer
-) -> dict[str, Any]:
-    try:
-        decoded = decode_json(answer.body)
-    except NotJsonError:
-        decoded = None
-    if not isinstance(decoded, dict):
-        raise _answer_error(
-            predictor,
-            url,
-            answer,
-            f"HTTP {answer.status} with a body that is not a JSON object",
-        )
-    return decoded
-
-
 def _status_error(predictor: Predictor, url: str, answer: HttpAnswer) -> ModelError:
     try:
         decoded = decode_json(answer.body)
@@ -393,15 +382,6 @@ def _one_line(message: str) -> str:
     return cut + ("..." if len(flat) > ANSWER_EXCERPT_CHARS else "")
 
 
-def _answer_error(
-    predictor: Predictor, url: str, answer: HttpAnswer, problem: str
-) -> ModelError:
-    return ModelError(
-        f"predictor '{predictor.name}': {redact_url(url)} answered {problem}: "
-        f"{answer.excerpt()}"
-    )
-
-
 def _to_prediction(
     predictor: Predictor,
     url: str,
@@ -411,7 +391,7 @@ def _to_prediction(
 ) -> Prediction:
     outputs = decoded.get("outputs")
     if not isinstance(outputs, list) or not outputs:
-        raise _answer_error(predictor, url, answer, "without an 'outputs' list")
+        raise answer_error(predictor, url, answer, "without an 'outputs' list")
     tensors = [_output(predictor, url, answer, output, sent) for output in outputs]
 
     names = [name for name, _ in tensors]
@@ -430,7 +410,7 @@ def _to_prediction(
             else suffixed_column(predictor.target, name)
         )
         if column in columns:
-            raise _answer_error(
+            raise answer_error(
                 predictor,
                 url,
                 answer,
@@ -447,25 +427,25 @@ def _output(
 ) -> tuple[str, list[Any]]:
     name = output.get("name") if isinstance(output, dict) else None
     if not isinstance(name, str):
-        raise _answer_error(predictor, url, answer, "an output without a name")
+        raise answer_error(predictor, url, answer, "an output without a name")
     shape, data = output.get("shape"), output.get("data")
     if not (
         isinstance(shape, list)
         and shape
         and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
     ):
-        raise _answer_error(
+        raise answer_error(
             predictor, url, answer, f"output '{name}' without a valid shape"
         )
     if shape[0] != sent:
-        raise _answer_error(
+        raise answer_error(
             predictor,
             url,
             answer,
             f"output '{name}' of shape {shape} for {sent} rows sent",
         )
     if math.prod(shape[1:]) != 1:
-        raise _answer_error(
+        raise answer_error(
             predictor,
             url,
             answer,
@@ -476,7 +456,7 @@ def _output(
     values = _flatten(data) if isinstance(data, list) else None
     if values is None or len(values) != sent:
         count = len(values) if values is not None else "no list of"
-        raise _answer_error(
+        raise answer_error(
             predictor,
             url,
             answer,

@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from byom.backends.answers import NotJsonError, decode_json, suffixed_column
+from byom.backends.answers import (
+    NotJsonError,
+    answer_error,
+    decode_json,
+    decode_object,
+    suffixed_column,
+)
 from byom.backends.base import Prediction, predictor_headers, records_json, to_json
 from byom.backends.http import HttpAnswer, HttpClient, redact_url
 from byom.catalog.records import Predictor
@@ -72,8 +78,10 @@ class RayServerBackend:
             extra_headers=predictor_headers(predictor),
         )
         if answer.status != 200:
-            raise _answer_error(predictor, answer, f"HTTP {answer.status}")
-        decoded = _decode(predictor, predictor.predict_url, answer)
+            raise answer_error(
+                predictor, predictor.predict_url, answer, f"HTTP {answer.status}"
+            )
+        decoded = decode_object(predictor, predictor.predict_url, answer)
         return _to_prediction(predictor, answer, decoded, len(rows))
 
 
@@ -89,40 +97,24 @@ def _caller(predictor: Predictor) -> str:
     return f"predictor '{predictor.name}'"
 
 
-def _decode(predictor: Predictor, url: str, answer: HttpAnswer) -> dict[str, Any]:
-    try:
-        decoded = decode_json(answer.body)
-    except NotJsonError:
-        decoded = None
-    if not isinstance(decoded, dict):
-        raise ModelError(
-            f"predictor '{predictor.name}': {redact_url(url)} answered HTTP "
-            f"{answer.status} with a body that is not a JSON object: "
-            f"{answer.excerpt()}"
-        )
-    return decoded
-
-
-def _answer_error(predictor: Predictor, answer: HttpAnswer, problem: str) -> ModelError:
-    return ModelError(
-        f"predictor '{predictor.name}': {redact_url(predictor.predict_url)} "
-        f"answered {problem}: {answer.excerpt()}"
-    )
-
-
 def _to_prediction(
     predictor: Predictor, answer: HttpAnswer, decoded: dict[str, Any], sent: int
 ) -> Prediction:
     if "prediction" not in decoded:
-        raise _answer_error(predictor, answer, "without a 'prediction' key")
+        raise answer_error(
+            predictor, predictor.predict_url, answer, "without a 'prediction' key"
+        )
 
     columns: dict[str, list[Any]] = {}
     for key, values in decoded.items():
         if not isinstance(values, list):
-            raise _answer_error(predictor, answer, f"'{key}' that is not a list")
+            raise answer_error(
+                predictor, predictor.predict_url, answer, f"'{key}' that is not a list"
+            )
         if len(values) != sent:
-            raise _answer_error(
+            raise answer_error(
                 predictor,
+                predictor.predict_url,
                 answer,
                 f"{len(values)} values in '{key}' for {sent} rows sent",
             )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.byom_process import ByomProcess
+from tests.support.fault_apps import ScriptedEndpoints
 from tests.support.mariadb import MariaDBServer
 from tests.support.postgres import PostgresServer
 from tests.support.procs import port_is_free
@@ -72,3 +73,12 @@ def byom_factory() -> Iterator[Callable[..., ByomProcess]]:
 def byom(byom_factory: Callable[..., ByomProcess]) -> ByomProcess:
     """A byom server on the embedded demo source."""
     return byom_factory()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[ScriptedEndpoints]:
+    """Scripted fake model endpoints (fault injection), one set per test module."""
+    endpoints = ScriptedEndpoints()
+    endpoints.start()
+    yield endpoints
+    endpoints.stop()

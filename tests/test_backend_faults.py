@@ -86,14 +86,6 @@ class Case:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ScriptedEndpoints]:
-    endpoints = ScriptedEndpoints()
-    endpoints.start()
-    yield endpoints
-    endpoints.stop()
-
-
-@pytest.fixture(scope="module")
 def byom(fake: ScriptedEndpoints) -> Iterator[ByomProcess]:
     """One byom with short timeouts and waits, and a healthy model per format."""
     server = ByomProcess(extra=SETTINGS)

@@ -12,14 +12,6 @@ from tests.test_backend_faults import create_sql, endpoint
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ScriptedEndpoints]:
-    endpoints = ScriptedEndpoints()
-    endpoints.start()
-    yield endpoints
-    endpoints.stop()
-
-
-@pytest.fixture(scope="module")
 def server(fake: ScriptedEndpoints) -> Iterator[ByomProcess]:
     byom = ByomProcess(extra={"batch_rows": 500, "calls_in_flight": 3})
     byom.start()

@@ -28,27 +28,12 @@ SOURCE = "FROM mydb (SELECT initial_price, rental_price FROM test_data.home_rent
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ScriptedEndpoints]:
-    endpoints = ScriptedEndpoints()
-    endpoints.start()
-    yield endpoints
-    endpoints.stop()
-
-
-@pytest.fixture(scope="module")
 def server() -> Iterator[ByomProcess]:
     """Batches of 50 rows, one call at a time, so a failure hits a known batch."""
     byom = ByomProcess(extra={**SETTINGS, "batch_rows": 50, "calls_in_flight": 1})
     byom.start()
     yield byom
     byom.cleanup()
-
-
-def error(byom: ByomProcess, sql: str) -> tuple[int, str]:
-    with byom.connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(pymysql.err.MySQLError) as caught:
-            cursor.execute(sql)
-    return caught.value.args[0], caught.value.args[1]
 
 
 def with_using(sql: str, extra: str) -> str:
@@ -138,10 +123,10 @@ def test_without_on_error_the_query_fails_and_has_no_error_column(
     server.query(create_sql(name, "mlflow", url))
     fake.script(name, "invocations", Reply(400, b"bad input", "text/plain"))
 
-    assert error(server, JOIN_SQL.format(name=name))[0] == 1296
+    assert server.error(JOIN_SQL.format(name=name))[0] == 1296
     assert (
-        error(
-            server, f"SELECT number_of_rooms_error FROM {name} WHERE initial_price = 1"
+        server.error(
+            f"SELECT number_of_rooms_error FROM {name} WHERE initial_price = 1"
         )[0]
         == 1054
     )
@@ -152,7 +137,7 @@ def test_unknown_on_error_is_refused(
 ) -> None:
     sql = create_sql("odd", "mlflow", endpoint(fake, "odd", "mlflow"))
 
-    assert error(server, with_using(sql, "on_error = 'ignore'")) == (
+    assert server.error(with_using(sql, "on_error = 'ignore'")) == (
         1210,
         "USING on_error = 'ignore' is unknown; use one of: error, null",
     )

@@ -8,9 +8,7 @@ A real byom and PyMySQL against ``ScriptedEndpoints``: URLs outside the
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 
-import pymysql
 import pytest
 
 from tests.support.byom_process import ByomProcess
@@ -21,21 +19,6 @@ TOKEN = "Bearer s3cr3t-t0ken"
 NOT_ALLOWED = (
     "is not allowed: model URLs must match the allowed_model_urls setting ('loopback')"
 )
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[ScriptedEndpoints]:
-    endpoints = ScriptedEndpoints()
-    endpoints.start()
-    yield endpoints
-    endpoints.stop()
-
-
-def error(byom: ByomProcess, sql: str) -> tuple[int, str]:
-    with byom.connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(pymysql.err.MySQLError) as caught:
-            cursor.execute(sql)
-    return caught.value.args[0], caught.value.args[1]
 
 
 def with_headers(sql: str, headers: str) -> str:
@@ -100,7 +83,7 @@ def test_bad_headers_are_refused(
     url = endpoint(fake, "bad_headers", "ray_server")
     sql = with_headers(create_sql("bad_headers", "ray_server", url), headers)
 
-    assert error(byom, sql) == (1210, message)
+    assert byom.error(sql) == (1210, message)
     assert byom.query("SHOW PREDICTORS LIKE 'bad_headers'") == []
 
 
@@ -123,7 +106,7 @@ def test_urls_outside_the_allow_list_are_refused_at_create(
     else:
         sql = create_sql("outside", "ray_server", good, train_url=url)
 
-    assert error(byom, sql) == (1210, f"USING {key} {url} {NOT_ALLOWED}")
+    assert byom.error(sql) == (1210, f"USING {key} {url} {NOT_ALLOWED}")
     assert byom.query("SHOW PREDICTORS LIKE 'outside'") == []
     assert fake.calls("outside") == []
 
@@ -139,8 +122,8 @@ def test_a_narrower_allow_list_refuses_stored_predictors_at_call_time(
     byom.extra = {"allowed_model_urls": "https://models.internal/"}
     byom.start()
 
-    assert error(
-        byom, f"SELECT * FROM {name} WHERE initial_price = 1 AND rental_price = 1"
+    assert byom.error(
+        f"SELECT * FROM {name} WHERE initial_price = 1 AND rental_price = 1"
     ) == (
         1210,
         f"predictor '{name}': model URL {url} is not allowed: model URLs must "
@@ -174,7 +157,7 @@ def test_redirects_are_not_followed(
     moved = Reply(307, b"moved", "text/plain", {"Location": elsewhere})
     fake.script(name, route, moved)
 
-    assert error(
-        byom, f"SELECT * FROM {name} WHERE initial_price = 1 AND rental_price = 1"
+    assert byom.error(
+        f"SELECT * FROM {name} WHERE initial_price = 1 AND rental_price = 1"
     ) == (1296, f"predictor '{name}': {url} answered HTTP 307: moved")
     assert fake.calls(f"elsewhere_{model_format}") == []

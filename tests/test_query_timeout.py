@@ -28,14 +28,6 @@ def late(seconds: float) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ScriptedEndpoints]:
-    endpoints = ScriptedEndpoints()
-    endpoints.start()
-    yield endpoints
-    endpoints.stop()
-
-
-@pytest.fixture(scope="module")
 def server(fake: ScriptedEndpoints) -> Iterator[ByomProcess]:
     """A 1 s query limit, batches of 50 rows scored one at a time."""
     byom = ByomProcess(

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pymysql
 import pytest
 
 from byom import __version__
@@ -57,13 +56,6 @@ def create_sql(
 
 def run(byom: ByomProcess, sql: str) -> list[tuple[Any, ...]]:
     return byom.query(sql)
-
-
-def error(byom: ByomProcess, sql: str) -> tuple[int, str]:
-    with byom.connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(pymysql.err.MySQLError) as caught:
-            cursor.execute(sql)
-    return caught.value.args[0], caught.value.args[1]
 
 
 @pytest.fixture
@@ -272,14 +264,14 @@ def test_where_false_returns_the_columns_and_no_row(trained: ByomProcess) -> Non
     ],
 )
 def test_refusals(trained: ByomProcess, sql: str, code: int, message: str) -> None:
-    assert error(trained, sql) == (code, message)
+    assert trained.error(sql) == (code, message)
     assert run(trained, "SELECT 1") == [(1,)]
 
 
 def test_drop_predictor(trained: ByomProcess) -> None:
     run(trained, "DROP PREDICTOR p")
     assert run(trained, "SHOW PREDICTORS") == []
-    assert error(trained, "SELECT * FROM p WHERE initial_price = 1") == (
+    assert trained.error("SELECT * FROM p WHERE initial_price = 1") == (
         1146,
         "Table 'mindsdb.p' doesn't exist",
     )
@@ -337,7 +329,7 @@ def test_training_is_asynchronous_and_its_states_are_visible(
     assert run(
         byom, "SELECT status, update_status FROM mindsdb.predictors WHERE name='slow'"
     ) == [("training", "up_to_date")]
-    assert error(byom, "SELECT * FROM slow WHERE initial_price = 1") == (
+    assert byom.error("SELECT * FROM slow WHERE initial_price = 1") == (
         1105,
         "predictor 'slow' is still training; query it when its status is 'complete'",
     )
@@ -465,7 +457,7 @@ def test_create_and_drop_database_with_a_password_never_shown(
     assert mariadb.password not in byom.log()
 
     run(byom, "DROP DATABASE maria")
-    assert error(byom, "SELECT COUNT(*) FROM maria.home_rentals") == (
+    assert byom.error("SELECT COUNT(*) FROM maria.home_rentals") == (
         1049,
         "Unknown database 'maria'",
     )

@@ -165,13 +165,6 @@ def affected(byom: ByomProcess, sql: str) -> int:
         return int(cursor.rowcount)
 
 
-def error(byom: ByomProcess, sql: str) -> tuple[int, str]:
-    with byom.connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(pymysql.err.MySQLError) as caught:
-            cursor.execute(sql)
-    return caught.value.args[0], caught.value.args[1]
-
-
 @pytest.mark.parametrize(
     ("statement", "read", "expected"),
     [
@@ -329,7 +322,7 @@ def test_write_errors(
     target.execute(SCORES_DDL.format(t=target.direct("scores")))
     names = {"scores": target.name("scores"), "missing": target.name("missing")}
 
-    assert error(trained, statement.format(**names)) == (code, message.format(**names))
+    assert trained.error(statement.format(**names)) == (code, message.format(**names))
     assert target.rows(f"SELECT * FROM {target.direct('scores')}") == []
 
 
@@ -343,7 +336,7 @@ def test_refused_rows_name_the_table_and_leave_nothing(
         "FROM mydb.test_data.home_rentals AS t JOIN mindsdb.p AS p"
     )
 
-    code, message = error(trained, sql)
+    code, message = trained.error(sql)
     assert code == 1105
     assert message.startswith(f"writing into '{target.name('keyed')}' failed: ")
     assert target.rows(f"SELECT k FROM {target.direct('keyed')}") == []
@@ -357,7 +350,7 @@ def test_create_table_is_dropped_when_the_first_batch_fails(
     model.stop()
     sql = f"CREATE TABLE {target.name('made')} AS " + JOIN
 
-    assert error(trained, sql) == (
+    assert trained.error(sql) == (
         1429,
         f"predictor 'p': cannot connect to model endpoint {model.url('/predict')}: "
         "Connection refused",

@@ -122,6 +122,15 @@ class ByomProcess:
             cursor.execute(sql)
             return list(cursor.fetchall())
 
+    def error(self, sql: str) -> tuple[int, str]:
+        """Run one statement that must fail; return its MySQL code and message."""
+        with self.connect() as connection, connection.cursor() as cursor:
+            try:
+                cursor.execute(sql)
+            except pymysql.err.MySQLError as exc:
+                return exc.args[0], exc.args[1]
+        raise AssertionError(f"expected an error from: {sql[:200]}")
+
     def wait_for_status(self, name: str, status: str, timeout: float = 60) -> None:
         """Poll mindsdb.predictors until predictor name has status."""
         sql = f"SELECT status FROM mindsdb.predictors WHERE name = '{name}'"

@@ -24,6 +24,7 @@ from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Commands
 
 from byom.mysql.affected_rows import affected_rows_of
+from byom.mysql.patching import replace_methods
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,13 @@ _HANDLERS: dict[int, tuple[str, str]] = {
 
 def install() -> None:
     """Replace mimic's command loop, and the commands it gets wrong or lacks."""
-    connection = mimic_connection.Connection
-    connection.command_phase = _command_phase  # type: ignore[method-assign]
-    connection.handle_query = _handle_query  # type: ignore[method-assign]
-    connection.handle_reset_connection = _handle_reset_connection  # type: ignore[method-assign]
-    connection.handle_statistics = _handle_statistics  # type: ignore[attr-defined]
+    replace_methods(
+        mimic_connection.Connection,
+        command_phase=_command_phase,
+        handle_query=_handle_query,
+        handle_reset_connection=_handle_reset_connection,
+        handle_statistics=_handle_statistics,
+    )
 
 
 async def _command_phase(self: Any) -> None:

@@ -47,6 +47,7 @@ from byom import errors
 from byom.mysql import commands, tls
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.large_rows import write_rows
+from byom.mysql.patching import replace_methods
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ def apply() -> None:
     _guard_authentication()
     commands.install()
     tls.install()
-    mimic_connection.Connection.write_text_resultset = _write_text_resultset  # type: ignore[method-assign]
+    replace_methods(
+        mimic_connection.Connection, write_text_resultset=_write_text_resultset
+    )
     # Imported here: prepared imports this module for the row batches.
     from byom.mysql.prepared import install as install_prepared
 
@@ -117,7 +120,8 @@ def _register_sqlstates() -> None:
         errors.AccessDeniedError,
         errors.PrivilegeError,
     ):
-        mimic_errors.SQLSTATES[kind.code] = kind.sqlstate.encode()  # type: ignore[index]
+        state = kind.sqlstate.encode()
+        mimic_errors.SQLSTATES[kind.code] = state  # type: ignore[index]
     # Codes byom sends that have no error class: KILL QUERY, unknown KILL id.
     for code, sqlstate in ((1317, b"70100"), (1094, b"HY000")):
         mimic_errors.SQLSTATES[code] = sqlstate  # type: ignore[index]
@@ -153,8 +157,7 @@ def _guard_authentication() -> None:
             # asyncio would log it with a traceback as an unhandled exception.
             logger.info("connection %d: closed by the client", self.connection_id)
 
-    mimic_connection.Connection.authenticate = authenticate  # type: ignore[method-assign]
-    mimic_connection.Connection.start = start  # type: ignore[method-assign]
+    replace_methods(mimic_connection.Connection, authenticate=authenticate, start=start)
 
 
 async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:

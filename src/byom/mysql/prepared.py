@@ -70,6 +70,7 @@ from byom.mysql.binary_rows import (
 )
 from byom.mysql.compat import row_batches
 from byom.mysql.errors import to_mysql_error
+from byom.mysql.patching import replace_methods
 from byom.sql.grammar import parse_statement
 
 if TYPE_CHECKING:
@@ -109,14 +110,16 @@ class PreparedQuery:
 
 def install() -> None:
     """Replace mimic's prepared-statement commands on ``Connection``."""
-    connection = mimic_connection.Connection
-    connection.handle_stmt_prepare = _handle_prepare  # type: ignore[method-assign]
-    connection.handle_stmt_send_long_data = _handle_long_data  # type: ignore[method-assign]
-    connection.handle_stmt_execute = _handle_execute  # type: ignore[method-assign]
-    connection.handle_stmt_fetch = _handle_fetch  # type: ignore[method-assign]
-    connection.handle_stmt_reset = _handle_reset  # type: ignore[method-assign]
-    connection.handle_stmt_close = _handle_close  # type: ignore[method-assign]
-    connection.get_stmt = _get_stmt  # type: ignore[method-assign, assignment]
+    replace_methods(
+        mimic_connection.Connection,
+        handle_stmt_prepare=_handle_prepare,
+        handle_stmt_send_long_data=_handle_long_data,
+        handle_stmt_execute=_handle_execute,
+        handle_stmt_fetch=_handle_fetch,
+        handle_stmt_reset=_handle_reset,
+        handle_stmt_close=_handle_close,
+        get_stmt=_get_stmt,
+    )
 
 
 # --- COM_STMT_PREPARE ---------------------------------------------------------

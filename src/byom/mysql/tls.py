@@ -34,6 +34,7 @@ from typing import Any, cast
 
 from mysql_mimic.stream import MysqlStream
 
+from byom.mysql.patching import replace_methods
 from byom.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def install() -> None:
             f"{_CHECKED_PYTHON[0]}.{_CHECKED_PYTHON[1]}; check asyncio.sslproto "
             "and StreamReader on this version before running it"
         )
-    MysqlStream.start_tls = _start_tls  # type: ignore[method-assign, assignment]
+    replace_methods(MysqlStream, start_tls=_start_tls)
 
 
 async def _start_tls(self: Any, context: ssl.SSLContext) -> None:

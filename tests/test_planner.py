@@ -279,7 +279,7 @@ async def test_join_model_inputs(
 ) -> None:
     plan = await join_plan(planner, f"SELECT {select_list} {JOIN}")
 
-    assert plan.model_inputs == expected
+    assert plan.models[0].inputs == expected
 
 
 @pytest.mark.parametrize(
@@ -329,6 +329,21 @@ async def test_join_model_inputs(
         pytest.param(
             "*",
             [
+                row("number_of_bathrooms", 0),
+                row("sqft", 1),
+                row("location", 2, TEXT),
+                row("days_on_market", 3),
+                row("initial_price", 4),
+                row("neighborhood", 5, TEXT),
+                row("rental_price", 6),
+                model("number_of_rooms"),
+            ],
+            id="star-is-table-columns-then-target-named-once",
+        ),
+        pytest.param(
+            "tb.*, t.*",
+            [
+                model("number_of_rooms"),
                 row("number_of_rooms", 0),
                 row("number_of_bathrooms", 1),
                 row("sqft", 2),
@@ -337,9 +352,8 @@ async def test_join_model_inputs(
                 row("initial_price", 5),
                 row("neighborhood", 6, TEXT),
                 row("rental_price", 7),
-                model("number_of_rooms"),
             ],
-            id="star-is-table-columns-then-target",
+            id="qualified-stars-keep-both-in-their-order",
         ),
     ],
 )
@@ -369,8 +383,8 @@ async def test_join_local_step_reads_the_joined_rows(planner: Planner) -> None:
         ),
         model("number_of_rooms"),
     ]
-    assert (plan.local.source_columns, plan.local.names) == (
-        4,
+    assert (plan.local.widths, plan.local.names) == (
+        [4, 2],
         ["x", "number_of_rooms_confidence"],
     )
     assert plan.local.probes == [
@@ -471,7 +485,10 @@ async def test_join_constant_inputs(
         f"SELECT t.sqft, tb.initial_price, tb.number_of_rooms {JOIN} WHERE {where}",
     )
 
-    assert (plan.model_inputs, plan.constant_inputs) == (model_inputs, constants)
+    assert (plan.models[0].inputs, plan.models[0].constants) == (
+        model_inputs,
+        constants,
+    )
     assert (plan.outputs, plan.local) == (outputs, None)
 
 
@@ -483,7 +500,7 @@ async def test_join_constant_gives_an_input_the_table_lacks(planner: Planner) ->
     )
 
     assert plan.fetch_sql == "SELECT t.number_of_rooms FROM test_data.home_rentals AS t"
-    assert (plan.model_inputs, plan.constant_inputs) == ([], {"floor": 3})
+    assert (plan.models[0].inputs, plan.models[0].constants) == ([], {"floor": 3})
     assert plan.describe()[1] == (
         "predict with q (ray_server at http://127.0.0.1:1/predict): inputs "
         "floor = 3; 500 rows per call, 3 calls in flight"
@@ -648,8 +665,8 @@ async def test_single_predict_local_step(
     assert plan.local is not None
     assert (plan.inputs, plan.empty, plan.star) == (inputs, empty, False)
     assert (plan.local.sql, plan.local.names) == (local, names)
-    assert (plan.local.source_columns, [c.name for c in plan.outputs]) == (
-        0,
+    assert (plan.local.widths, [c.name for c in plan.outputs]) == (
+        [0, 7],
         [
             "number_of_rooms",
             "initial_price",
@@ -951,29 +968,60 @@ REFUSALS = [
         "SELECT b.rental_price FROM mydb.test_data.home_rentals AS t "
         "JOIN mindsdb.q AS b",
         UnknownColumnError,
-        "predictor 'q' needs input 'floor', which table 'home_rentals' does not have",
+        "predictor 'q' needs input 'floor', which table 'home_rentals' does not "
+        "have; map a column to it with ON t.<column> = b.floor",
         id="join-model-input-missing-from-table",
     ),
     refused(
         "SELECT * FROM mydb.test_data.home_rentals AS t "
-        "JOIN mindsdb.p AS a JOIN mindsdb.q AS b",
+        "JOIN mydb.test_data.home_rentals AS u JOIN mindsdb.p AS a",
         NotSupportedError,
-        "a query may join one table with one predictor; "
+        "a query may join one table or subquery with predictors; "
         "other combinations are not supported yet",
-        id="join-two-predictors",
+        id="join-two-tables-and-a-predictor",
     ),
     refused(
-        f"SELECT t.sqft {JOIN} ON t.sqft = tb.initial_price",
+        "SELECT * FROM mindsdb.p AS a JOIN mindsdb.q AS b",
         NotSupportedError,
-        "JOIN ... ON with a predictor is not supported yet; "
+        "a query may join one table or subquery with predictors; "
+        "other combinations are not supported yet",
+        id="two-predictors-without-a-table",
+    ),
+    refused(
+        f"SELECT t.sqft {JOIN} ON t.sqft > tb.initial_price",
+        NotSupportedError,
+        "the ON of a join with a predictor may only map a table column to a model "
+        "input (t.a = p.b) or give an input a constant (p.b = 1); got: "
+        "t.sqft > tb.initial_price",
+        id="join-on-not-an-equality",
+    ),
+    refused(
+        f"SELECT t.sqft {JOIN} ON t.sqft = tb.number_of_rooms",
+        NotSupportedError,
+        "the ON of a join may map a table column to an input of predictor 'p', "
+        "and 'number_of_rooms' is one of its outputs: t.sqft = tb.number_of_rooms",
+        id="join-on-the-target",
+    ),
+    refused(
+        f"SELECT t.sqft {JOIN} ON t.sqft = tb.initial_price WHERE tb.initial_price = 3",
+        NotSupportedError,
+        "column 'initial_price' is given twice in the WHERE",
+        id="join-on-and-constant-for-one-input",
+    ),
+    refused(
+        "SELECT t.sqft FROM mydb.test_data.home_rentals AS t "
+        "JOIN mindsdb.p AS tb USING (sqft)",
+        NotSupportedError,
+        "JOIN ... USING (column) with a predictor is not supported; "
+        "write ON t.column = p.column",
+        id="join-using-columns",
+    ),
+    refused(
+        "SELECT t.sqft FROM mydb.test_data.home_rentals AS t NATURAL JOIN mindsdb.p",
+        NotSupportedError,
+        "NATURAL JOIN with a predictor is not supported; "
         "join without ON to match columns by name",
-        id="join-on",
-    ),
-    refused(
-        "SELECT t.sqft FROM mydb.test_data.home_rentals AS t LEFT JOIN mindsdb.p",
-        NotSupportedError,
-        "LEFT JOIN with a predictor is not supported yet",
-        id="left-join",
+        id="natural-join",
     ),
     refused(
         "SELECT * FROM nodb.test_data.home_rentals AS t JOIN mindsdb.p",
@@ -1013,9 +1061,9 @@ REFUSALS = [
     refused(
         "SELECT * FROM (SELECT 1) AS s JOIN mindsdb.p",
         NotSupportedError,
-        "subqueries in FROM of a query on a predictor are not supported yet: "
-        "(SELECT 1) AS s",
-        id="join-derived-table",
+        "a subquery joined with a predictor must read the tables of one "
+        "integration only: SELECT 1",
+        id="join-derived-table-without-tables",
     ),
     refused(
         "SELECT t.number_of_rooms FROM mydb.test_data.home_rentals AS t "

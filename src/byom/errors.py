@@ -12,6 +12,7 @@ packets in one place (``byom.mysql.session``)::
     ├── UnknownColumnError         1054 42S22  no such column
     ├── AmbiguousColumnError       1052 23000  a column name matches two tables
     ├── NotUniqueTableError        1066 42000  two tables share one alias
+    ├── DerivedAliasError          1248 42000  a subquery in FROM has no alias
     ├── AlreadyExistsError         1050 42S01  integration, predictor or table exists
     ├── ColumnCountError           1136 21S01  INSERT columns and query columns differ
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
@@ -90,6 +91,13 @@ class NotUniqueTableError(ByomError):
     """Two tables of one query go by the same name or alias."""
 
     code = 1066
+    sqlstate = "42000"
+
+
+class DerivedAliasError(ByomError):
+    """A subquery in FROM has no alias, which MySQL requires."""
+
+    code = 1248
     sqlstate = "42000"
 
 

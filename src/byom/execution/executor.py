@@ -7,6 +7,7 @@ their batch is done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,9 +18,13 @@ from byom.backends.base import ModelBackend, Prediction
 from byom.backends.formats import Backends
 from byom.catalog.records import Predictor
 from byom.errors import ModelError, ModelUnreachableError, PredictorNotReadyError
+from byom.execution.call_size import call_rows, joined_predictions
 from byom.execution.pipeline import ordered_map
 from byom.planning.plan import (
+    DerivedPlan,
     JoinPlan,
+    LocalStep,
+    ModelCall,
     OutputColumn,
     PassthroughPlan,
     PredictorPlan,
@@ -43,6 +48,49 @@ class QueryResult:
     batches: AsyncIterator[list[Row]]
 
 
+class _Caller:
+    """Scores batches with one predictor of a join, in calls the plan allows.
+
+    A fetched batch larger than the call's limits (rows, or the estimated bytes
+    of its inputs) goes as several calls, one after the other, so the calls in
+    flight stay those the plan allows.
+    """
+
+    def __init__(self, call: ModelCall, backend: ModelBackend, plan: JoinPlan):
+        self._call = call
+        self._backend = backend
+        self._names = [name for name, _ in call.inputs] + list(call.constants)
+        self._positions = [index for _, index in call.inputs]
+        self._constants = tuple(call.constants.values())
+        self._batch_rows = plan.batch_rows
+        self._batch_bytes = plan.batch_bytes
+
+    async def score(self, rows: list[Row]) -> Prediction:
+        """The model's answer for every row, in order."""
+        positions, constants = self._positions, self._constants
+        inputs = [tuple(row[i] for i in positions) + constants for row in rows]
+        size = call_rows(self._names, inputs, self._batch_rows, self._batch_bytes)
+        if size >= len(inputs):
+            return await self._one_call(inputs)
+        parts = [
+            await self._one_call(inputs[start : start + size])
+            for start in range(0, len(inputs), size)
+        ]
+        return joined_predictions(parts)
+
+    async def _one_call(self, inputs: list[Row]) -> Prediction:
+        predictor = self._call.predictor
+        started = time.monotonic()
+        prediction = await _predict(self._backend, predictor, self._names, inputs)
+        logger.debug(
+            "predictor %s: scored %d rows in %.3f s",
+            predictor.name,
+            len(inputs),
+            time.monotonic() - started,
+        )
+        return prediction
+
+
 class Executor:
     """Runs plans against the sources and model backends."""
 
@@ -50,10 +98,22 @@ class Executor:
         self._sources = sources
         self._backends = backends
 
-    async def run(self, plan: PredictorPlan | PassthroughPlan) -> QueryResult:
+    async def run(
+        self, plan: PredictorPlan | DerivedPlan | PassthroughPlan
+    ) -> QueryResult:
         """Start running a plan; rows arrive as the result's batches are read."""
         if isinstance(plan, PassthroughPlan):
             return await self._run_passthrough(plan)
+        if isinstance(plan, DerivedPlan):
+            inner = await self.run(plan.inner)
+            rows = [
+                OutputColumn(name, kind, "row", index=index)
+                for index, (name, kind) in enumerate(inner.columns)
+            ]
+            batch_rows = (
+                plan.inner.batch_rows if isinstance(plan.inner, JoinPlan) else 1
+            )
+            return await _shaped(plan.local, rows, inner, batch_rows)
         _require_ready(plan)
         if isinstance(plan, SinglePredictPlan):
             return await self._run_single(plan)
@@ -80,33 +140,28 @@ class Executor:
                     kind = common_type(values)
                     kind = SqlType.VAR_STRING if kind is SqlType.NULL else kind
                     outputs.append(OutputColumn(key, kind, "model", key=key))
-        rows = _compose(plan, outputs, [()], prediction)
+        rows = _compose(plan, outputs, [()], [prediction])
         return await _after_prediction(plan, _typed(outputs), _batches([rows]))
 
     async def _run_join(self, plan: JoinPlan) -> QueryResult:
         source = self._sources.get(plan.source)
-        backend = self._backends.for_format(plan.predictor.format)
-        names = [name for name, _ in plan.model_inputs]
-        names += list(plan.constant_inputs)
-        positions = [index for _, index in plan.model_inputs]
-        constants = tuple(plan.constant_inputs.values())
+        callers = [
+            _Caller(call, self._backends.for_format(call.predictor.format), plan)
+            for call in plan.models
+        ]
 
         async def score(batch: RowBatch) -> list[Row]:
             if not batch.rows:
                 # Models reject zero rows (MLflow answers 400, Ray 500).
                 return []
-            started = time.monotonic()
-            inputs = [
-                tuple(row[i] for i in positions) + constants for row in batch.rows
-            ]
-            prediction = await _predict(backend, plan.predictor, names, inputs)
-            logger.debug(
-                "predictor %s: scored %d rows in %.3f s",
-                plan.predictor.name,
-                len(inputs),
-                time.monotonic() - started,
-            )
-            return _compose(plan, plan.outputs, batch.rows, prediction)
+            if len(callers) == 1:
+                predictions = [await callers[0].score(batch.rows)]
+            else:
+                # Each predictor scores the batch at the same time as the others.
+                predictions = list(
+                    await asyncio.gather(*(c.score(batch.rows) for c in callers))
+                )
+            return _compose(plan, plan.outputs, batch.rows, predictions)
 
         fetched = source.stream(plan.fetch_sql, plan.batch_rows)
         batches = ordered_map(fetched, score, plan.calls_in_flight)
@@ -144,21 +199,29 @@ async def _after_prediction(
     """The result as the plan's local step shapes it, or the joined rows as is."""
     if plan.local is None:
         return QueryResult(columns, batches)
+    batch_rows = plan.batch_rows if isinstance(plan, JoinPlan) else 1
+    return await _shaped(
+        plan.local, plan.outputs, QueryResult(columns, batches), batch_rows
+    )
 
+
+async def _shaped(
+    step: LocalStep, inputs: list[OutputColumn], result: QueryResult, batch_rows: int
+) -> QueryResult:
+    """The result of a local step over the rows of another result."""
     # Imported here: DuckDB and pyarrow are loaded only by queries needing them.
     from byom.execution.local_step import LocalQuery
 
-    query = LocalQuery(plan.local, plan.outputs)
+    query = LocalQuery(step, inputs)
     try:
         typed = await query.columns()
     except BaseException:
         query.close()
-        await _close(batches)
+        await _close(result.batches)
         raise
-    if plan.local.streaming:
-        return QueryResult(typed, query.each_batch(batches))
-    batch_rows = plan.batch_rows if isinstance(plan, JoinPlan) else 1
-    return QueryResult(typed, query.all_rows(batches, batch_rows))
+    if step.streaming:
+        return QueryResult(typed, query.each_batch(result.batches))
+    return QueryResult(typed, query.all_rows(result.batches, batch_rows))
 
 
 async def _close(batches: AsyncIterator[list[Row]]) -> None:
@@ -207,7 +270,14 @@ def _naming_null_inputs(exc: ModelError, inputs: dict[str, Any]) -> ModelError:
 
 
 def _require_ready(plan: PredictorPlan) -> None:
-    predictor = plan.predictor
+    if isinstance(plan, JoinPlan):
+        for call in plan.models:
+            _require_complete(call.predictor)
+    else:
+        _require_complete(plan.predictor)
+
+
+def _require_complete(predictor: Predictor) -> None:
     if predictor.status == "complete":
         return
     if predictor.status == "error":
@@ -224,7 +294,7 @@ def _compose(
     plan: PredictorPlan,
     outputs: list[OutputColumn],
     rows: list[Row],
-    prediction: Prediction,
+    predictions: list[Prediction],
 ) -> list[Row]:
     """Output rows: fetched values, echoed inputs and cast model answers."""
     cells: list[list[Any]] = []
@@ -234,7 +304,7 @@ def _compose(
         elif column.origin == "const":
             cells.append([column.value] * len(rows))
         else:
-            values = prediction.columns.get(column.key)
+            values = predictions[column.call].columns.get(column.key)
             if values is None:
                 cells.append([None] * len(rows))
             else:
@@ -248,8 +318,13 @@ def _cast_all(
     try:
         return [cast_value(v, column.sql_type) for v in values]
     except (ValueError, TypeError, ArithmeticError) as exc:
+        predictor = (
+            plan.models[column.call].predictor
+            if isinstance(plan, JoinPlan)
+            else plan.predictor
+        )
         raise ModelError(
-            f"predictor '{plan.predictor.name}' answered a value for "
+            f"predictor '{predictor.name}' answered a value for "
             f"'{column.key}' that is not {column.sql_type.value}: {exc}"
         ) from None
 

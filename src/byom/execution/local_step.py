@@ -30,7 +30,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from duckdb.sqltypes import DuckDBPyType
 
 from byom.errors import ByomError, NotSupportedError
-from byom.planning.local_query import MODEL_RELATION, SOURCE_RELATION
+from byom.planning.local_query import SOURCE_RELATION, model_relation
 from byom.planning.plan import LocalStep, OutputColumn
 from byom.types import SqlType, cast_value
 
@@ -108,8 +108,11 @@ class LocalQuery:
 
     def __init__(self, step: LocalStep, inputs: list[OutputColumn]) -> None:
         self._step = step
-        self._source = inputs[: step.source_columns]
-        self._model = inputs[step.source_columns :]
+        self._parts: list[list[OutputColumn]] = []
+        start = 0
+        for width in step.widths:
+            self._parts.append(inputs[start : start + width])
+            start += width
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="byom-local")
         self._connection = duckdb.connect(":memory:", config=_CONFIG)
         self._converters: list[Callable[[Any], Any]] = []
@@ -149,7 +152,7 @@ class LocalQuery:
     ) -> AsyncIterator[list[Row]]:
         """Gather every batch, run the query once, yield its result in batches."""
         try:
-            parts: list[tuple[pa.Table, pa.Table]] = []
+            parts: list[list[pa.Table]] = []
             count = 0
             async for rows in batches:
                 count += len(rows)
@@ -187,14 +190,16 @@ class LocalQuery:
 
     # The methods below run on the worker thread.
 
-    def _tables(self, rows: list[Row]) -> tuple[pa.Table, pa.Table]:
-        width = len(self._source) + len(self._model)
+    def _tables(self, rows: list[Row]) -> list[pa.Table]:
+        width = sum(self._step.widths)
         cells = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
-        split = len(self._source)
-        return (
-            _arrow_table(self._source, cells[:split], len(rows)),
-            _arrow_table(self._model, cells[split:], len(rows)),
-        )
+        tables = []
+        start = 0
+        for part in self._parts:
+            stop = start + len(part)
+            tables.append(_arrow_table(part, cells[start:stop], len(rows)))
+            start = stop
+        return tables
 
     def _run_on(self, rows: list[Row]) -> list[Row]:
         # One hop to the worker thread per batch: convert, run, read back.
@@ -202,11 +207,12 @@ class LocalQuery:
         self._execute()
         return self._fetch(None)
 
-    def _register(self, tables: tuple[pa.Table, pa.Table]) -> None:
-        source, model = tables
-        if self._source:
+    def _register(self, tables: list[pa.Table]) -> None:
+        source, *models = tables
+        if self._parts[0]:
             self._connection.register(SOURCE_RELATION, source)
-        self._connection.register(MODEL_RELATION, model)
+        for position, model in enumerate(models):
+            self._connection.register(model_relation(position), model)
 
     def _describe(self) -> list[DuckDBPyType]:
         try:
@@ -306,8 +312,8 @@ def _scale(values: list[Any]) -> int:
     return min(max(exponents, default=0), 30)
 
 
-def _concatenated(parts: list[tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
-    return _concat([s for s, _ in parts]), _concat([m for _, m in parts])
+def _concatenated(parts: list[list[pa.Table]]) -> list[pa.Table]:
+    return [_concat([part[i] for part in parts]) for i in range(len(parts[0]))]
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

@@ -27,6 +27,12 @@ from byom.planning.source_sql import quote_identifiers
 SOURCE_RELATION = "source_rows"
 MODEL_RELATION = "predictions"
 
+
+def model_relation(position: int) -> str:
+    """The relation of the predictions of a query's model call number position."""
+    return MODEL_RELATION if position == 0 else f"{MODEL_RELATION}_{position + 1}"
+
+
 # Where a column sits in the query, as the callback that locates it is told.
 Clause = str
 

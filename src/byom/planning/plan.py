@@ -23,8 +23,9 @@ Origin = Literal["row", "model", "const"]
 class OutputColumn:
     """One result column: where its values come from and their type.
 
-    ``row``: position ``index`` of the fetched row; ``model``: the model output
-    column ``key``; ``const``: the same ``value`` on every row (an echoed input).
+    ``row``: position ``index`` of the fetched row; ``model``: the output
+    column ``key`` of the plan's model call number ``call``; ``const``: the same
+    ``value`` on every row (an echoed input).
     """
 
     name: str
@@ -33,16 +34,19 @@ class OutputColumn:
     index: int = -1
     key: str = ""
     value: Any = None
+    call: int = 0
 
 
 @dataclass(frozen=True)
 class LocalStep:
     """SQL that DuckDB runs over the joined rows after prediction.
 
-    The rows of a plan with a local step are its ``outputs``: the first
-    ``source_columns`` of them form the relation ``source_rows``, the others
-    ``predictions``, and ``sql`` (DuckDB dialect) reads them under the query's
-    own aliases. ``names`` are the result's column names as MySQL spells them.
+    The rows of a plan with a local step are its ``outputs``, cut by
+    ``widths`` into relations: the first ``source_rows`` (the fetched columns;
+    width 0 for a single-row prediction), then one relation of predictions per
+    model call (``predictions``, ``predictions_2``, ...). ``sql`` (DuckDB
+    dialect) reads them under the query's own aliases. ``names`` are the
+    result's column names as MySQL spells them.
     A ``streaming`` step only filters and projects, so it runs batch by batch and
     keeps the rows' order; any other step sees every row at once, at most
     ``max_rows`` of them. ``probes`` pair a part of the user's query (MySQL text)
@@ -51,7 +55,7 @@ class LocalStep:
 
     sql: str
     names: list[str]
-    source_columns: int
+    widths: list[int]
     streaming: bool
     max_rows: int
     probes: list[tuple[str, str]] = field(default_factory=list)
@@ -102,44 +106,68 @@ class SinglePredictPlan:
 
 
 @dataclass(frozen=True)
+class ModelCall:
+    """What one predictor of a join is sent for each fetched row.
+
+    ``inputs`` pairs each model input name with the position of its value in
+    the fetched row; ``constants`` are the inputs given as ``p.input =
+    constant``, the same on every row.
+    """
+
+    predictor: Predictor
+    alias: str
+    inputs: list[tuple[str, int]]
+    constants: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self, batch_rows: int, calls_in_flight: int) -> str:
+        """One readable line."""
+        names = [name for name, _ in self.inputs]
+        names += [f"{name} = {value!r}" for name, value in self.constants.items()]
+        predictor = self.predictor
+        return (
+            f"predict with {predictor.name} ({predictor.format} at "
+            f"{redact_url(predictor.predict_url)}): inputs {', '.join(names)}; "
+            f"{batch_rows} rows per call, {calls_in_flight} calls in flight"
+        )
+
+
+@dataclass(frozen=True)
 class JoinPlan:
     """``table JOIN predictor``: fetch rows, score them in batches, join by position.
 
     ``fetch_sql`` runs on ``source`` in its dialect, with the table-only filters,
-    order and limit pushed into it. ``model_inputs`` pairs each model input name
-    with the position of its value in the fetched row; ``constant_inputs`` are
-    the inputs given as ``p.input = constant``, the same on every row. With a
+    order and limit pushed into it. Each of ``models`` scores every fetched row
+    (two predictors: both, concurrently). A call carries at most ``batch_rows``
+    rows and about ``batch_bytes`` bytes of them (0: no byte limit). With a
     ``local`` step, ``outputs`` are the joined rows that step reads.
     """
 
-    predictor: Predictor
+    models: list[ModelCall]
     source: str
     fetch_sql: str
-    model_inputs: list[tuple[str, int]]
     outputs: list[OutputColumn]
     batch_rows: int
     calls_in_flight: int
+    batch_bytes: int = 0
     notes: list[str] = field(default_factory=list)
-    constant_inputs: dict[str, Any] = field(default_factory=dict)
     local: LocalStep | None = None
+
+    @property
+    def predictor(self) -> Predictor:
+        """The first predictor of the join (the only one, most often)."""
+        return self.models[0].predictor
 
     def describe(self) -> list[str]:
         """Readable steps, one per line."""
-        inputs = [name for name, _ in self.model_inputs]
-        inputs += [
-            f"{name} = {value!r}" for name, value in self.constant_inputs.items()
-        ]
         last = (
             self.local.describe()
             if self.local is not None
             else "output: " + ", ".join(c.name for c in self.outputs)
         )
+        calls = [m.describe(self.batch_rows, self.calls_in_flight) for m in self.models]
         return [
             f"fetch from {self.source}: {self.fetch_sql}",
-            f"predict with {self.predictor.name} "
-            f"({self.predictor.format} at {redact_url(self.predictor.predict_url)}): "
-            f"inputs {', '.join(inputs)}; "
-            f"{self.batch_rows} rows per call, {self.calls_in_flight} calls in flight",
+            *calls,
             last,
             *self.notes,
         ]
@@ -175,4 +203,26 @@ class CatalogPlan:
 
 
 PredictorPlan = SinglePredictPlan | JoinPlan
-Plan = SinglePredictPlan | JoinPlan | PassthroughPlan | CatalogPlan
+
+
+@dataclass(frozen=True)
+class DerivedPlan:
+    """A query over a prediction in its FROM: the prediction, then ``local`` on it.
+
+    ``local`` reads the inner plan's result columns as one relation.
+    """
+
+    inner: PredictorPlan
+    local: LocalStep
+
+    @property
+    def predictor(self) -> Predictor:
+        """The inner prediction's (first) predictor."""
+        return self.inner.predictor
+
+    def describe(self) -> list[str]:
+        """Readable steps, one per line."""
+        return [*self.inner.describe(), "then, " + self.local.describe()]
+
+
+Plan = SinglePredictPlan | JoinPlan | DerivedPlan | PassthroughPlan | CatalogPlan

@@ -136,7 +136,7 @@ def _local_step(
     return LocalStep(
         sql=duckdb_sql(query),
         names=[column_name(item) for item in items],
-        source_columns=0,
+        widths=[0, len(all_columns(predictor))],
         streaming=streams(select, True),
         max_rows=max_rows,
         probes=probes(select, filters, relations, locate),

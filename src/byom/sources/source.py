@@ -99,6 +99,20 @@ class DataSource:
         """The columns of a table with their types, as the source declares them."""
         return await self._in_thread(self._table_columns, table, schema)
 
+    async def query_columns(self, sql: str) -> list[tuple[str, SqlType]]:
+        """The columns of a query's result with their types, from its first row.
+
+        The types of a result are known only from running it, so the caller
+        cuts the query to one row; a source that does not type its results
+        (SQLite) has them read from that row's values.
+        """
+        stream = self.stream(sql, 1)
+        try:
+            first = await anext(stream)
+        finally:
+            await stream.aclose()
+        return list(zip(first.columns, first.types, strict=True))
+
     async def stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
         """Run sql with a server-side cursor and yield its rows in batches.
 

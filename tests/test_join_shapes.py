@@ -1,0 +1,339 @@
+"""Join shapes beyond ``table JOIN predictor``, end to end on three sources.
+
+``ON t.a = p.b`` mappings, outer joins, the predictor named first, a subquery on
+the left, two predictors in one query, a query wrapping a join as BI tools do,
+and ``SELECT *`` naming each column once. Each query runs through PyMySQL
+against a real byom that reads the home rentals table from the embedded SQLite
+demo, a real MariaDB and a real PostgreSQL. Predictors p and q are served by
+``ControlledModel`` (p predicts ``initial_price % 4``, q ``(initial_price + 1)
+% 4``); the expected rows are computed here from the source's own rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+import pytest
+
+from byom.sources.demo import COLUMNS, generate_rows
+from tests.support.byom_process import ByomProcess
+from tests.support.http_apps import ControlledModel
+from tests.support.mariadb import (
+    HOME_RENTALS_COLUMNS,
+    MariaDBServer,
+    read_home_rentals,
+)
+from tests.support.postgres import PostgresServer
+from tests.test_statements import create_sql
+
+Row = dict[str, Any]
+
+# Where each source's home_rentals table is, as byom names it.
+TABLES = {
+    "sqlite": "mydb.test_data.home_rentals",
+    "mariadb": "mdb.home_rentals",
+    "postgres": "pg.test_data.home_rentals",
+}
+SOURCES = [pytest.param(kind, id=kind) for kind in TABLES]
+TABLE_NAMES = [name for name, _ in COLUMNS]
+
+
+@pytest.fixture(scope="module")
+def models() -> Iterator[tuple[ControlledModel, ControlledModel]]:
+    p, q = ControlledModel(), ControlledModel(offset=1)
+    p.start()
+    q.start()
+    yield p, q
+    p.stop()
+    q.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    models: tuple[ControlledModel, ControlledModel],
+    mariadb: MariaDBServer,
+    postgres: PostgresServer,
+) -> Iterator[ByomProcess]:
+    """One byom with predictors p and q and the three sources registered."""
+    byom = ByomProcess()
+    byom.start()
+    trained = ", join_learn_process = true"
+    byom.query(create_sql("p", models[0], extra=trained))
+    byom.query(create_sql("q", models[1], extra=trained))
+    byom.query(
+        "CREATE DATABASE mdb WITH ENGINE = 'mariadb', PARAMETERS = "
+        f'{{"host": "127.0.0.1", "port": {mariadb.port}, "user": "{mariadb.user}", '
+        f'"password": "{mariadb.password}", "database": "{mariadb.database}"}}'
+    )
+    byom.query(
+        "CREATE DATABASE pg WITH ENGINE = 'postgres', PARAMETERS = "
+        f'{{"host": "127.0.0.1", "port": {postgres.port}, '
+        f'"user": "{postgres.user}", "password": "{postgres.password}", '
+        f'"database": "{postgres.database}"}}'
+    )
+    yield byom
+    byom.cleanup()
+
+
+def source_rows(kind: str) -> list[Row]:
+    """The table's rows as the source holds them."""
+    if kind == "sqlite":
+        return [dict(zip(TABLE_NAMES, row, strict=True)) for row in generate_rows()]
+    names = [name for name, _ in HOME_RENTALS_COLUMNS]
+    return [dict(zip(names, row, strict=True)) for row in read_home_rentals()]
+
+
+def rooms(value: float, offset: int = 0) -> int:
+    """What ControlledModel answers for an initial_price, as byom casts it."""
+    return int((value + offset) % 4)
+
+
+def fetch(byom: ByomProcess, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and every row of a query."""
+    with byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return names, [tuple(row) for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_on_maps_a_table_column_onto_an_input(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        f"SELECT t.sqft, t.rental_price, p.number_of_rooms, p.initial_price "
+        f"FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+        "ON t.sqft = p.initial_price WHERE t.rental_price > 5300",
+    )
+
+    expected = [
+        (r["sqft"], r["rental_price"], rooms(r["sqft"]), r["sqft"])
+        for r in source_rows(kind)
+        if r["rental_price"] > 5300
+    ]
+    assert names == ["sqft", "rental_price", "number_of_rooms", "initial_price"]
+    assert sorted(rows) == sorted(expected)
+    assert expected
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        pytest.param("LEFT JOIN", id="left-join"),
+        pytest.param("LEFT OUTER JOIN", id="left-outer-join"),
+        pytest.param("INNER JOIN", id="inner-join"),
+        pytest.param("CROSS JOIN", id="cross-join"),
+        pytest.param(",", id="comma"),
+    ],
+)
+def test_every_join_kind_scores_every_row(server: ByomProcess, join: str) -> None:
+    _, rows = fetch(
+        server,
+        f"SELECT t.initial_price, p.number_of_rooms FROM {TABLES['sqlite']} AS t "
+        f"{join} mindsdb.p AS p WHERE t.rental_price > 5300",
+    )
+
+    expected = [
+        (r["initial_price"], rooms(r["initial_price"]))
+        for r in source_rows("sqlite")
+        if r["rental_price"] > 5300
+    ]
+    assert sorted(rows) == sorted(expected)
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_predictor_first_means_the_same(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        f"SELECT * FROM mindsdb.p AS p JOIN {TABLES[kind]} AS t "
+        "WHERE t.rental_price > 5300 ORDER BY t.sqft, t.initial_price",
+    )
+
+    table = [
+        r
+        for r in sorted(
+            source_rows(kind), key=lambda r: (r["sqft"], r["initial_price"])
+        )
+        if r["rental_price"] > 5300
+    ]
+    others = [name for name in TABLE_NAMES if name != "number_of_rooms"]
+    assert names == ["number_of_rooms", *others]
+    assert rows == [
+        (rooms(r["initial_price"]), *(r[name] for name in others)) for r in table
+    ]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_star_names_each_column_once(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        f"SELECT * FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+        "ORDER BY t.sqft, t.initial_price LIMIT 3",
+    )
+    qualified, _ = fetch(
+        server,
+        f"SELECT t.*, p.* FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p LIMIT 1",
+    )
+
+    first = sorted(source_rows(kind), key=lambda r: (r["sqft"], r["initial_price"]))
+    others = [name for name in TABLE_NAMES if name != "number_of_rooms"]
+    assert names == [*others, "number_of_rooms"]
+    assert rows == [
+        (*(r[name] for name in others), rooms(r["initial_price"])) for r in first[:3]
+    ]
+    assert qualified == [*TABLE_NAMES, "number_of_rooms"]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_subquery_on_the_left_keeps_its_limit(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        f"SELECT t.initial_price, p.number_of_rooms FROM (SELECT initial_price, "
+        f"rental_price FROM {TABLES[kind]} ORDER BY initial_price DESC, sqft "
+        "LIMIT 3) AS t JOIN mindsdb.p AS p LIMIT 100",
+    )
+
+    top = sorted(source_rows(kind), key=lambda r: (-r["initial_price"], r["sqft"]))
+    assert names == ["initial_price", "number_of_rooms"]
+    assert sorted(rows) == sorted(
+        (r["initial_price"], rooms(r["initial_price"])) for r in top[:3]
+    )
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_grouped_subquery_on_the_left(server: ByomProcess, kind: str) -> None:
+    _, rows = fetch(
+        server,
+        "SELECT t.neighborhood, t.n, p.number_of_rooms FROM (SELECT neighborhood, "
+        "count(*) AS n, max(initial_price) AS initial_price, "
+        f"max(rental_price) AS rental_price FROM {TABLES[kind]} "
+        "GROUP BY neighborhood) AS t JOIN mindsdb.p AS p",
+    )
+
+    groups: dict[str, list[Row]] = {}
+    for r in source_rows(kind):
+        groups.setdefault(r["neighborhood"], []).append(r)
+    expected = [
+        (name, len(members), rooms(max(m["initial_price"] for m in members)))
+        for name, members in groups.items()
+    ]
+    assert sorted(rows) == sorted(expected)
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_two_predictors_score_every_row(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        "SELECT t.initial_price, p.number_of_rooms AS a, q.number_of_rooms AS b "
+        f"FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p JOIN mindsdb.q AS q "
+        "WHERE t.rental_price > 5300",
+    )
+
+    expected = [
+        (r["initial_price"], rooms(r["initial_price"]), rooms(r["initial_price"], 1))
+        for r in source_rows(kind)
+        if r["rental_price"] > 5300
+    ]
+    assert names == ["initial_price", "a", "b"]
+    assert sorted(rows) == sorted(expected)
+
+
+def test_two_predictors_after_prediction(server: ByomProcess) -> None:
+    _, rows = fetch(
+        server,
+        "SELECT q.number_of_rooms, count(*) AS n FROM "
+        f"{TABLES['sqlite']} AS t JOIN mindsdb.p AS p ON t.sqft = p.initial_price "
+        "JOIN mindsdb.q AS q WHERE p.number_of_rooms = 0 "
+        "GROUP BY q.number_of_rooms ORDER BY q.number_of_rooms",
+    )
+
+    counts = Counter(
+        rooms(r["initial_price"], 1)
+        for r in source_rows("sqlite")
+        if rooms(r["sqft"]) == 0
+    )
+    assert rows == sorted(counts.items())
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_query_wrapping_a_join(server: ByomProcess, kind: str) -> None:
+    names, rows = fetch(
+        server,
+        "SELECT number_of_rooms, count(*) AS n FROM (SELECT * FROM "
+        f"{TABLES[kind]} AS t JOIN mindsdb.p AS p) AS virtual_table "
+        "GROUP BY number_of_rooms ORDER BY n DESC, number_of_rooms",
+    )
+
+    counts = Counter(rooms(r["initial_price"]) for r in source_rows(kind))
+    assert names == ["number_of_rooms", "n"]
+    assert rows == sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def test_explain_shows_each_predictor(server: ByomProcess) -> None:
+    _, rows = fetch(
+        server,
+        f"EXPLAIN SELECT p.number_of_rooms, q.number_of_rooms FROM {TABLES['sqlite']} "
+        "AS t JOIN mindsdb.p AS p ON t.sqft = p.initial_price JOIN mindsdb.q AS q",
+    )
+
+    lines = [row[0] for row in rows]
+    assert lines[0] == (
+        "fetch from mydb: SELECT t.sqft, t.rental_price, t.initial_price "
+        "FROM test_data.home_rentals AS t"
+    )
+    assert lines[1].startswith("predict with p (ray_server at http://127.0.0.1:")
+    assert lines[1].endswith(
+        "inputs initial_price, rental_price; 10000 rows per call, 4 calls in flight"
+    )
+    assert lines[2].startswith("predict with q (ray_server at http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("sql", "code", "message"),
+    [
+        pytest.param(
+            f"SELECT * FROM (SELECT sqft FROM {TABLES['sqlite']}) JOIN mindsdb.p",
+            1248,
+            "Every derived table must have its own alias",
+            id="derived-table-without-alias",
+        ),
+        pytest.param(
+            f"SELECT t.sqft, p.number_of_rooms FROM (SELECT sqft FROM "
+            f"{TABLES['sqlite']}) AS t JOIN mindsdb.p AS p",
+            1054,
+            "predictor 'p' needs input 'initial_price', which table 't' does not "
+            "have; map a column to it with ON t.<column> = p.initial_price",
+            id="subquery-lacks-an-input",
+        ),
+        pytest.param(
+            f"SELECT number_of_rooms FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p JOIN mindsdb.q AS q",
+            1052,
+            "Column 'number_of_rooms' is ambiguous: it is in table 'home_rentals' "
+            "and is an output of predictor 'p'",
+            id="target-of-two-predictors-and-the-table",
+        ),
+        pytest.param(
+            "SELECT a.x FROM (SELECT * FROM mindsdb.p WHERE initial_price = 1) AS a "
+            f"JOIN {TABLES['sqlite']} AS t",
+            1235,
+            "subqueries, UNION and CTEs next to a predictor are not supported yet",
+            id="subquery-on-a-predictor-joined-with-a-table",
+        ),
+        pytest.param(
+            "SELECT t.sqft FROM (SELECT sqft FROM mindsdb.predictors) AS t "
+            "JOIN mindsdb.p AS p",
+            1235,
+            "a subquery joined with a predictor must read the tables of one "
+            "integration only: SELECT sqft FROM mindsdb.predictors",
+            id="subquery-on-the-catalog-joined-with-a-predictor",
+        ),
+    ],
+)
+def test_join_refusals(server: ByomProcess, sql: str, code: int, message: str) -> None:
+    with pytest.raises(pymysql.MySQLError) as caught:
+        fetch(server, sql)
+
+    assert caught.value.args == (code, message)

@@ -405,9 +405,10 @@ def test_body_format_is_what_byom_sends(
         ),
         pytest.param(
             {"body_formt": "'dataframe_split'"},
-            "USING body_formt is not a known key; known keys: body_format, "
-            "dtype_dict, engine, format, headers, join_learn_process, on_error, "
-            "predict_url, train_url, url.predict, url.train",
+            "USING body_formt is not a known key; known keys: batch_bytes, "
+            "batch_rows, body_format, calls_in_flight, dtype_dict, engine, format, "
+            "headers, join_learn_process, on_error, predict_timeout, predict_url, "
+            "train_url, url.predict, url.train",
             id="misspelt-key",
         ),
         pytest.param(

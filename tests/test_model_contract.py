@@ -4,6 +4,7 @@ A real byom and PyMySQL against ``ScriptedEndpoints``: a predict-only model
 checked at CREATE keeps the columns and types it answered (DESCRIBE and SELECT *
 show them), and ``USING on_error = 'null'`` turns a failed batch into NULL
 predictions with the reason in ``<target>_error`` instead of failing the query.
+``USING predict_timeout`` bounds that predictor's calls instead of the setting.
 """
 
 from __future__ import annotations
@@ -141,3 +142,28 @@ def test_unknown_on_error_is_refused(
         1210,
         "USING on_error = 'ignore' is unknown; use one of: error, null",
     )
+
+
+@pytest.mark.parametrize("model_format", ["ray_server", "mlflow"])
+def test_using_predict_timeout_replaces_the_setting_for_its_predictor(
+    server: ByomProcess, fake: ScriptedEndpoints, model_format: str
+) -> None:
+    name = f"impatient_{model_format}"
+    url = endpoint(fake, name, model_format)
+    route = url.rsplit("/", 1)[1]
+    server.query(
+        with_using(create_sql(name, model_format, url), "predict_timeout = 0.2")
+    )
+    # Slower than USING predict_timeout, well within the server's 1 s.
+    fake.script(name, route, Reply(body=b'{"predictions": [1]}', delay=0.6))
+
+    refused = server.error(
+        f"SELECT number_of_rooms FROM {name} WHERE initial_price = 1 "
+        "AND rental_price = 2"
+    )
+
+    assert refused == (
+        1429,
+        f"predictor '{name}': model endpoint {url} did not answer within 0.2 s",
+    )
+    assert len(fake.calls(name, route)) == 1

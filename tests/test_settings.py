@@ -75,6 +75,11 @@ def test_environment_values_are_checked(environ: dict[str, str], message: str) -
             id="calls",
         ),
         pytest.param(
+            {"batch_bytes": -1},
+            "batch_bytes must be 0 (no byte limit) or more",
+            id="bytes",
+        ),
+        pytest.param(
             {"train_timeout": 0.0},
             "train_timeout must be more than 0 seconds",
             id="timeout",
@@ -88,6 +93,13 @@ def test_bad_values_are_refused(changes: dict[str, object], message: str) -> Non
     with pytest.raises(ValueError) as caught:
         Settings().replace(**changes)
     assert str(caught.value) == message
+
+
+def test_batch_bytes_defaults_to_16_mib_and_0_lifts_the_limit() -> None:
+    environ = {"BYOM_BATCH_BYTES": "0"}
+
+    assert Settings().batch_bytes == 16_777_216
+    assert Settings().replace(**from_environment(environ)).batch_bytes == 0
 
 
 def test_serve_with_a_bad_flag_exits_2_naming_it() -> None:

@@ -8,6 +8,7 @@ never show.
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from byom import __version__
+from byom.backends.call_options import CALL_OPTION_KEYS
 from tests.support.byom_process import ByomProcess
 from tests.support.http_apps import ControlledModel
 
@@ -266,6 +268,84 @@ def test_where_false_returns_the_columns_and_no_row(trained: ByomProcess) -> Non
 def test_refusals(trained: ByomProcess, sql: str, code: int, message: str) -> None:
     assert trained.error(sql) == (code, message)
     assert run(trained, "SELECT 1") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(
+            "batch_rows = 0",
+            "USING batch_rows must be a positive integer (rows per predict call), "
+            "not 0",
+            id="batch-rows-zero",
+        ),
+        pytest.param(
+            "batch_rows = 'x'",
+            "USING batch_rows must be a positive integer (rows per predict call), "
+            "not 'x'",
+            id="batch-rows-text",
+        ),
+        pytest.param(
+            "batch_bytes = -1",
+            "USING batch_bytes must be an integer, 0 or more (bytes, 0 for no byte "
+            "limit), not -1",
+            id="batch-bytes-negative",
+        ),
+        pytest.param(
+            "calls_in_flight = 1.5",
+            "USING calls_in_flight must be a positive integer (predict calls at "
+            "once), not 1.5",
+            id="calls-in-flight-fraction",
+        ),
+        pytest.param(
+            "predict_timeout = 0",
+            "USING predict_timeout must be a positive number (seconds), not 0",
+            id="predict-timeout-zero",
+        ),
+    ],
+)
+def test_call_options_are_checked_at_create(
+    byom: ByomProcess, model: ControlledModel, extra: str, message: str
+) -> None:
+    assert byom.error(create_sql("sized", model, extra=f", {extra}")) == (
+        1210,
+        message,
+    )
+    assert run(byom, "SHOW PREDICTORS") == []
+
+
+def test_call_options_are_stored_and_shown(
+    byom: ByomProcess, model: ControlledModel
+) -> None:
+    extra = (
+        ", batch_rows = 100, batch_bytes = 0, calls_in_flight = 2, "
+        "predict_timeout = 3, join_learn_process = true"
+    )
+    run(byom, create_sql("sized", model, extra=extra))
+
+    ((options,),) = run(
+        byom, "SELECT training_options FROM mindsdb.predictors WHERE name='sized'"
+    )
+    given = json.loads(options)
+    assert {key: given[key] for key in CALL_OPTION_KEYS} == {
+        "batch_rows": 100,
+        "batch_bytes": 0,
+        "calls_in_flight": 2,
+        "predict_timeout": 3.0,
+    }
+    assert run(
+        byom, "SELECT * FROM sized WHERE initial_price = 5 AND rental_price = 1"
+    ) == [(1, 5, 1)]
+
+
+def test_retrain_checks_call_options_too(trained: ByomProcess) -> None:
+    assert trained.error("RETRAIN p USING batch_rows = 0") == (
+        1210,
+        "USING batch_rows must be a positive integer (rows per predict call), not 0",
+    )
+    assert run(trained, "SELECT status, update_status FROM mindsdb.predictors") == [
+        ("complete", "up_to_date")
+    ]
 
 
 def test_drop_predictor(trained: ByomProcess) -> None:

@@ -80,12 +80,12 @@ def test_from_value_keeps_bool_apart_from_int() -> None:
     assert from_value(1) is SqlType.LONGLONG
 
 
-def test_records_json_sends_null_for_nan_and_numbers_for_decimals() -> None:
+def test_records_json_sends_null_for_nan_and_exact_numbers_for_decimals() -> None:
     text = records_json(
         ["a", "b", "c", "d"],
         [(1, float("nan"), decimal.Decimal("2.50"), dt.date(2024, 1, 2))],
     )
-    assert text == '[{"a":1,"b":null,"c":2.5,"d":"2024-01-02"}]'
+    assert text == '[{"a":1,"b":null,"c":2.50,"d":"2024-01-02"}]'
 
 
 @pytest.mark.parametrize(

@@ -83,14 +83,24 @@ SETTINGS: tuple[Setting, ...] = (
         "batch_rows",
         int,
         10_000,
-        "Rows read from a source in one fetch and sent to a model in one predict call.",
+        "Rows read from a source in one fetch and sent to a model in one predict "
+        "call; a predictor's USING batch_rows overrides it.",
+    ),
+    Setting(
+        "batch_bytes",
+        int,
+        16_777_216,
+        "Most bytes in the request body of one predict call: a batch whose body "
+        "would be larger is sent in several calls (0: no byte limit); a "
+        "predictor's USING batch_bytes overrides it.",
     ),
     Setting(
         "calls_in_flight",
         int,
         4,
         "Predict calls in flight at once for one query (a single Ray Serve "
-        "replica serves 5 at a time).",
+        "replica serves 5 at a time); a predictor's USING calls_in_flight "
+        "overrides it.",
     ),
     Setting(
         "source_connections",
@@ -109,7 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
         "predict_timeout",
         float,
         55.0,
-        "Seconds one predict call may take (MLflow's own limit is 60).",
+        "Seconds one try of a predict call may take (MLflow's own limit is 60); "
+        "a predictor's USING predict_timeout overrides it.",
     ),
     Setting(
         "train_timeout",
@@ -201,6 +212,7 @@ class Settings:
     tls_handshake_timeout: float = 10.0
     demo: bool = True
     batch_rows: int = 10_000
+    batch_bytes: int = 16_777_216
     calls_in_flight: int = 4
     source_connections: int = 8
     connect_timeout: float = 5.0
@@ -228,6 +240,8 @@ class Settings:
         ):
             if getattr(self, name) < (0 if name == "port" else 1):
                 raise ValueError(f"{name} must be a positive number")
+        if self.batch_bytes < 0:
+            raise ValueError("batch_bytes must be 0 (no byte limit) or more")
         for name in ("training_wait", "query_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more seconds")

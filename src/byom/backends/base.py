@@ -7,12 +7,10 @@ Batching and concurrency are the executor's business, not the backend's.
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import orjson
-
+from byom.backends.values import to_json
 from byom.catalog.records import Predictor
 
 
@@ -61,25 +59,11 @@ def predictor_headers(predictor: Predictor) -> dict[str, str]:
     return {str(name): str(value) for name, value in given.items()}
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        # A JSON number, as pandas and MindsDB sent it; exact text is opt-in later.
-        return float(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "replace")
-    raise TypeError(f"cannot send a {type(value).__name__} value to a model")
-
-
-def to_json(value: Any) -> bytes:
-    """A request body: NaN and NULL as null, decimals as numbers, bytes as text."""
-    return orjson.dumps(value, default=_json_default)
-
-
 def records(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as objects keyed by column (pandas "records" orient)."""
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def records_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """Rows as a JSON array of objects (pandas "records"); NaN and NULL as null."""
+    """Rows as a JSON array of objects (pandas "records"), values as in ``values``."""
     return to_json(records(columns, rows)).decode()

@@ -14,8 +14,12 @@ predictor's ``USING body_format`` names, always with an explicit Content-Type::
 when the model has a column signature, and otherwise hands the model a dict of
 arrays (which a scikit-learn model refuses with a 400). CSV and Parquet are read
 by pandas on the server, and Parquet needs pyarrow or fastparquet there. Every
-form carries the same values as the JSON bodies: NULL, NaN and infinities as
-missing, decimals as numbers, bytes as UTF-8 text, dates as ISO 8601 text.
+form carries the same values as the JSON bodies (``byom.backends.values``): NULL,
+NaN and infinities as missing, integers and decimals with their exact digits,
+bytes as UTF-8 text, dates and times as ISO 8601 text and a TIME as MySQL's
+text. Parquet keeps its own exact types for numbers: a DECIMAL column is a
+Parquet decimal (which MLflow turns into a double for a ``double`` input), and
+so is a column of integers beyond 64 bits.
 
 The server answers ``{"predictions": [...]}``: one value per row, or one object
 per row from a model returning several columns (each key becomes a column; the
@@ -27,6 +31,7 @@ server paths that never reaches a client.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import io
 import logging
@@ -44,8 +49,10 @@ from byom.backends.answers import (
     decode_object,
     suffixed_column,
 )
-from byom.backends.base import Prediction, predictor_headers, records, to_json
+from byom.backends.base import Prediction, predictor_headers, records
+from byom.backends.call_options import predict_timeout_of
 from byom.backends.http import ANSWER_EXCERPT_CHARS, HttpAnswer, HttpClient, redact_url
+from byom.backends.values import temporal_text, to_json, value_text
 from byom.catalog.records import Predictor
 from byom.errors import ModelError, NotSupportedError
 
@@ -62,6 +69,7 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # Texts pandas' read_csv takes for a missing value by default (the server keeps
 # that default): such a text value would reach the model as NaN, so CSV refuses
@@ -123,7 +131,7 @@ class MlflowBackend:
         answer = await self._http.post_json(
             url,
             body.content,
-            self._predict_timeout,
+            predict_timeout_of(predictor, self._predict_timeout),
             caller,
             extra_headers=predictor_headers(predictor),
             content_type=body.content_type,
@@ -182,9 +190,11 @@ def request_body(
 def csv_body(columns: list[str], rows: list[tuple[Any, ...]], caller: str) -> bytes:
     """A batch as RFC 4180 CSV: a header row, CRLF line ends, UTF-8.
 
-    Integers are written in full, floats as the shortest text that reads back
-    as the same double, decimals exactly as they are, NULL as an empty field;
-    fields holding a comma, a quote or a line break are quoted, quotes doubled::
+    Every value is written as ``byom.backends.values.value_text`` writes it:
+    integers in full, floats as the shortest text that reads back as the same
+    double, decimals exactly as they are, dates and times as ISO 8601, NULL as
+    an empty field; fields holding a comma, a quote or a line break are quoted,
+    quotes doubled::
 
         initial_price,note
         1000,"a,""b"" c"
@@ -211,8 +221,11 @@ def parquet_body(columns: list[str], rows: list[tuple[Any, ...]], caller: str) -
 
     Integers become int32 when they all fit (MLflow casts that to a ``double``,
     ``long`` or ``integer`` input, but refuses int64 for a ``double`` one as
-    unsafe), else int64; floats, or integers mixed with floats, become double;
-    text UTF-8 strings; NULL a null. A column mixing kinds that one Parquet
+    unsafe), else int64, or a decimal of scale 0 when one is beyond 64 bits;
+    floats, or integers or decimals mixed with floats, become double; other
+    decimals a Parquet decimal wide enough for every value of the column (a
+    NaN or infinite one is a null); text, dates and times UTF-8 strings, as the
+    JSON bodies write them; NULL a null. A column mixing kinds that one Parquet
     column cannot hold (text and numbers) raises NotSupportedError.
     """
     # Loaded here: pyarrow costs about 60 ms and tens of MB at import, which
@@ -222,11 +235,11 @@ def parquet_body(columns: list[str], rows: list[tuple[Any, ...]], caller: str) -
 
     arrays = []
     for index, name in enumerate(columns):
-        values = [_plain_value(row[index]) for row in rows]
+        values = _parquet_values([row[index] for row in rows])
         kind = pa.int32() if _small_integers(values) else None
         try:
             arrays.append(pa.array(values, type=kind))
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, OverflowError) as exc:
             raise NotSupportedError(
                 f"{caller}: column '{name}' cannot be sent as one Parquet column "
                 f"({exc}); use USING body_format = 'dataframe_records'"
@@ -245,35 +258,56 @@ def _small_integers(values: list[Any]) -> bool:
     )
 
 
-def _plain_value(value: Any) -> Any:
-    # The value the JSON bodies carry: None, bool, int, finite float or str.
+def _parquet_values(values: list[Any]) -> list[Any]:
+    """One column's values as pyarrow should infer their Parquet type."""
+    plain = [_parquet_value(value) for value in values]
+    if any(isinstance(value, float) for value in plain):
+        # A column with a float in it is a double column: decimals and integers
+        # beyond 64 bits in it become doubles too.
+        return [float(v) if _wide_number(v) else v for v in plain]
+    if any(_beyond_int64(value) for value in plain):
+        # Exact as a decimal of scale 0; an int64 column cannot hold them.
+        return [decimal.Decimal(v) if _is_integer(v) else v for v in plain]
+    return plain
+
+
+def _parquet_value(value: Any) -> Any:
+    # A number stays a number of its exact kind; the rest is the JSON bodies'.
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, dt.date | dt.time | dt.timedelta):
+        return temporal_text(value)
     return orjson.loads(to_json(value))
 
 
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _beyond_int64(value: Any) -> bool:
+    return _is_integer(value) and not _INT64_MIN <= value <= _INT64_MAX
+
+
+def _wide_number(value: Any) -> bool:
+    # A number a Parquet double holds only rounded.
+    return isinstance(value, decimal.Decimal) or _beyond_int64(value)
+
+
 def _csv_field(value: Any, column: str, caller: str) -> str | None:
-    if isinstance(value, decimal.Decimal):
-        # Exact text: the server parses it straight into the column's type.
-        return str(value) if value.is_finite() else None
-    value = _plain_value(value)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return repr(value)
-    if value in CSV_MISSING_TEXTS:
+    text = value_text(value)
+    if isinstance(value, str | bytes | bytearray | memoryview) and (
+        text in CSV_MISSING_TEXTS
+    ):
         raise NotSupportedError(
-            f"{caller}: column '{column}' holds the text '{value}', which the "
+            f"{caller}: column '{column}' holds the text '{text}', which the "
             "MLflow server reads from CSV as a missing value; use USING "
             "body_format = 'dataframe_records' to send it as text"
         )
-    return str(value)
+    return text
 
 
 def _status_error(

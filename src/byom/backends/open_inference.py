@@ -45,8 +45,10 @@ from byom.backends.answers import (
     decode_object,
     suffixed_column,
 )
-from byom.backends.base import Prediction, predictor_headers, to_json
+from byom.backends.base import Prediction, predictor_headers
+from byom.backends.call_options import predict_timeout_of
 from byom.backends.http import ANSWER_EXCERPT_CHARS, HttpAnswer, HttpClient, redact_url
+from byom.backends.values import temporal_text, to_json
 from byom.catalog.records import Predictor
 from byom.errors import ModelError, NotSupportedError, WrongArgumentsError
 
@@ -55,13 +57,19 @@ logger = logging.getLogger(__name__)
 # A model's path: the protocol's prefix may sit under a gateway's own path.
 _MODEL_PATH = re.compile(r"(?P<root>.*)/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?")
 
+_BITS = (8, 16, 32, 64)
 # Tensor datatypes of the protocol, by the kind of value byom sends in them.
 _KINDS = {
     "BOOL": "bool",
     "BYTES": "bytes",
-    **{f"INT{bits}": "int" for bits in (8, 16, 32, 64)},
-    **{f"UINT{bits}": "int" for bits in (8, 16, 32, 64)},
+    **{f"INT{bits}": "int" for bits in _BITS},
+    **{f"UINT{bits}": "int" for bits in _BITS},
     **{f"FP{bits}": "float" for bits in (16, 32, 64)},
+}
+# The values each integer datatype holds; a value outside is refused, not wrapped.
+_INT_RANGES = {
+    **{f"INT{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in _BITS},
+    **{f"UINT{bits}": (0, 2**bits - 1) for bits in _BITS},
 }
 # The datatype for a dtype_dict type when the model declares none.
 _DTYPE_DATATYPES = {"integer": "INT64", "float": "FP64"}
@@ -167,7 +175,7 @@ class OpenInferenceBackend:
         answer = await self._http.post_json(
             urls.infer,
             to_json({"inputs": tensors}),
-            self._predict_timeout,
+            predict_timeout_of(predictor, self._predict_timeout),
             f"predictor '{predictor.name}'",
             extra_headers=predictor_headers(predictor),
         )
@@ -181,7 +189,7 @@ class OpenInferenceBackend:
     ) -> dict[str, ModelInput]:
         answer = await self._http.get(
             urls.metadata,
-            self._predict_timeout,
+            predict_timeout_of(predictor, self._predict_timeout),
             f"predictor '{predictor.name}'",
             extra_headers=predictor_headers(predictor),
         )
@@ -212,8 +220,7 @@ def request_inputs(
                 predictor.dtype_dict.get(column, ""), _DEFAULT_DATATYPE
             ),
         )
-        kind = _KINDS[spec.datatype]
-        data = [_value(predictor, column, spec, kind, row[index]) for row in rows]
+        data = [_value(predictor, column, spec, row[index]) for row in rows]
         shape = [len(rows), 1] if spec.column else [len(rows)]
         tensors.append(
             {"name": spec.name, "shape": shape, "datatype": spec.datatype, "data": data}
@@ -278,15 +285,13 @@ def _check_columns(
         )
 
 
-def _value(
-    predictor: Predictor, column: str, spec: ModelInput, kind: str, value: Any
-) -> Any:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+def _value(predictor: Predictor, column: str, spec: ModelInput, value: Any) -> Any:
+    if _is_missing(value):
         raise NotSupportedError(
             f"predictor '{predictor.name}': column '{column}' is NULL in a row sent "
             "to the model; a tensor of the Open Inference Protocol cannot hold NULL"
         )
-    converted = _convert(kind, value)
+    converted = _convert(spec.datatype, value)
     if converted is None:
         raise WrongArgumentsError(
             f"predictor '{predictor.name}': column '{column}' holds {value!r}, "
@@ -295,13 +300,24 @@ def _value(
     return converted
 
 
-def _convert(kind: str, value: Any) -> Any:
-    """The value as the tensor's kind holds it, or None when it cannot be one."""
+def _is_missing(value: Any) -> bool:
+    # NULL, and what every other body sends as null: NaN and infinities.
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, decimal.Decimal):
+        return not value.is_finite()
+    return value is None
+
+
+def _convert(datatype: str, value: Any) -> Any:
+    """The value as a tensor of datatype holds it, or None when it cannot be one."""
+    kind = _KINDS[datatype]
     if kind == "bytes":
         if isinstance(value, bytes | bytearray | memoryview):
             return bytes(value).decode("utf-8", "replace")
-        if isinstance(value, datetime.date | datetime.time):
-            return value.isoformat()
+        if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
+            # The text every other body sends (a TIME as MySQL writes it).
+            return temporal_text(value)
         return str(value)
 
     number = _number(value)
@@ -312,9 +328,10 @@ def _convert(kind: str, value: Any) -> Any:
     if number != int(number):
         # 2.5 in an integer tensor would be truncated by the server, silently.
         return None
-    return (
-        int(number) if kind == "int" else (bool(number) if number in (0, 1) else None)
-    )
+    if kind == "bool":
+        return bool(number) if number in (0, 1) else None
+    low, high = _INT_RANGES[datatype]
+    return int(number) if low <= number <= high else None
 
 
 def _number(value: Any) -> int | float | decimal.Decimal | None:

@@ -19,8 +19,10 @@ from byom.backends.answers import (
     decode_object,
     suffixed_column,
 )
-from byom.backends.base import Prediction, predictor_headers, records_json, to_json
+from byom.backends.base import Prediction, predictor_headers, records_json
+from byom.backends.call_options import predict_timeout_of
 from byom.backends.http import HttpAnswer, HttpClient, redact_url
+from byom.backends.values import to_json
 from byom.catalog.records import Predictor
 from byom.errors import ModelError
 
@@ -73,7 +75,7 @@ class RayServerBackend:
         answer = await self._http.post_json(
             predictor.predict_url,
             body,
-            self._predict_timeout,
+            predict_timeout_of(predictor, self._predict_timeout),
             _caller(predictor),
             extra_headers=predictor_headers(predictor),
         )

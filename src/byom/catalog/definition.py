@@ -4,7 +4,9 @@ Every key byom does not understand is refused by name: a misspelt key silently
 ignored is how a user ends up querying the wrong model. A format byom trains
 (``ray_server``) needs ``url.train`` and the FROM query; a predict-only format
 (``mlflow``) refuses ``url.train`` and takes FROM only as rows to check the
-model with.
+model with. The keys that size predict calls (``batch_rows``, ``batch_bytes``,
+``calls_in_flight``, ``predict_timeout``) are checked as a query's own USING
+checks them, by ``byom.backends.call_options``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from byom.backends.call_options import CALL_OPTION_KEYS, check_call_options
 from byom.backends.formats import FORMATS, canonical_format, is_trainable
 from byom.backends.http import redact_url
 from byom.backends.mlflow import BODY_FORMATS
@@ -35,6 +38,7 @@ _KNOWN_KEYS = {
     "body_format",
     "headers",
     "on_error",
+    *CALL_OPTION_KEYS,
 }
 ON_ERROR_CHOICES = ("error", "null")
 
@@ -72,6 +76,7 @@ def define_predictor(statement: CreatePredictor) -> Predictor:
         )
 
     _refuse_unknown_keys(using)
+    using = check_call_options(using)
     named_format = _text(using, "format", "engine")
     if named_format is None:
         raise WrongArgumentsError(

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from byom.catalog.records import DEFAULT_PROJECT, Predictor
+from byom.backends.call_options import call_options
+from byom.catalog.records import DEFAULT_PROJECT
 from byom.catalog.store import Catalog
 from byom.catalog.system_tables import SYSTEM_TABLES
 from byom.errors import (
@@ -25,6 +26,7 @@ from byom.errors import (
     NotSupportedError,
     UnknownDatabaseError,
     UnknownTableError,
+    WrongArgumentsError,
 )
 from byom.planning.derived import plan_derived
 from byom.planning.join import (
@@ -45,6 +47,7 @@ from byom.planning.plan import (
 from byom.planning.single_row import plan_single
 from byom.settings import Settings
 from byom.sources.registry import Sources
+from byom.sql.select_using import USING_META
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ class Planner:
         integration's tables: the query runs there. ``options`` are the query's
         own ``USING`` keys for its predictors' calls.
         """
+        if options is None:
+            options = query.meta.get(USING_META)
         if isinstance(query, exp.Select):
             inner = _derived_from(query)
             if inner is not None and self._reads_a_predictor(
@@ -84,6 +89,11 @@ class Planner:
             if self._reads_a_predictor(_direct_tables(query), database):
                 return await self._plan_prediction(query, database, options or {})
 
+        if options:
+            raise WrongArgumentsError(
+                "USING after a query sets how its predictors are called; "
+                "this query reads no predictor"
+            )
         tables = _tables(query)
         refs = [self._resolve(table, database) for table in tables]
         if any(isinstance(r, PredictorRef) for r in refs):
@@ -152,7 +162,7 @@ class Planner:
 
     def _limits(self, models: list[PredictorRef]) -> CallLimits:
         # One fetch feeds every predictor, so the strictest of them sets it.
-        limits = [_call_options(m.predictor, self._settings) for m in models]
+        limits = [call_options(m.predictor, self._settings) for m in models]
         return CallLimits(
             batch_rows=min(o.batch_rows for o in limits),
             batch_bytes=min(o.batch_bytes or _NO_LIMIT for o in limits) % _NO_LIMIT,
@@ -289,17 +299,6 @@ def _with_options(ref: PredictorRef, options: dict[str, Any]) -> PredictorRef:
         }:
             merged[name] = value
     return PredictorRef(ref.predictor.replace(options=merged), ref.alias)
-
-
-def _call_options(predictor: Predictor, settings: Settings) -> CallLimits:
-    options = predictor.options
-    return CallLimits(
-        batch_rows=int(options.get("batch_rows", settings.batch_rows)),
-        batch_bytes=int(
-            options.get("batch_bytes", getattr(settings, "batch_bytes", 0))
-        ),
-        calls_in_flight=int(options.get("calls_in_flight", settings.calls_in_flight)),
-    )
 
 
 def _from_items(query: exp.Select) -> list[exp.Expression]:

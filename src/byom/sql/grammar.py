@@ -198,7 +198,7 @@ def _parse_predictor(cursor: Cursor, or_replace: bool) -> CreatePredictor:
     _refuse_unsupported(cursor, target)
     using = parse_using(cursor) if cursor.accept("USING") else {}
 
-    _expect_end(cursor)
+    expect_end(cursor)
     return CreatePredictor(
         name, project, integration, select_sql, target, using, if_not_exists, or_replace
     )
@@ -226,7 +226,7 @@ def _parse_database(
             raise cursor.error("a JSON object")
         parameters = capture_json(cursor, "PARAMETERS")
 
-    _expect_end(cursor)
+    expect_end(cursor)
     return CreateDatabase(name, engine, parameters, if_not_exists, or_replace)
 
 
@@ -239,13 +239,13 @@ def _parse_drop(cursor: Cursor) -> DropPredictor | DropDatabase | None:
     if cursor.accept_any("PREDICTOR", "MODEL"):
         if_exists = _parse_if_exists(cursor)
         project, name = _parse_qualified_name(cursor)
-        _expect_end(cursor)
+        expect_end(cursor)
         return DropPredictor(name, project, if_exists)
 
     if cursor.accept_any("DATABASE", "DATASOURCE", "SCHEMA"):
         if_exists = _parse_if_exists(cursor)
         name = cursor.identifier("a database name")
-        _expect_end(cursor)
+        expect_end(cursor)
         return DropDatabase(name, if_exists)
     return None
 
@@ -262,7 +262,7 @@ def _parse_retrain(cursor: Cursor) -> Retrain:
         )
 
     using = parse_using(cursor) if cursor.accept("USING") else {}
-    _expect_end(cursor)
+    expect_end(cursor)
     return Retrain(name, project, integration, select_sql, using)
 
 
@@ -276,7 +276,7 @@ def _parse_describe(cursor: Cursor) -> DescribePredictor | None:
         return None
 
     project, name = _parse_qualified_name(cursor)
-    _expect_end(cursor)
+    expect_end(cursor)
     return DescribePredictor(name, project)
 
 
@@ -298,7 +298,7 @@ def _parse_show(cursor: Cursor) -> ShowPredictors | None:
     elif cursor.accept("WHERE"):
         where_sql = _capture_condition(cursor)
 
-    _expect_end(cursor)
+    expect_end(cursor)
     return ShowPredictors(models, project, like, where_sql)
 
 
@@ -430,7 +430,8 @@ def _refuse_unsupported(cursor: Cursor, target: str) -> None:
         )
 
 
-def _expect_end(cursor: Cursor) -> None:
+def expect_end(cursor: Cursor) -> None:
+    """Take an optional semicolon; anything after it is a syntax error."""
     cursor.accept(";")
     if cursor.peek().kind != "end":
         raise cursor.error("the end of the statement")

@@ -131,6 +131,17 @@ def test_training_options_redact_urls_and_secrets(
             ["p", "b", "a"],
             id="models-table",
         ),
+        pytest.param(
+            "SELECT name FROM mindsdb.models WHERE status = 'COMPLETE' "
+            "AND name LIKE 'A%' OR version > 1 ORDER BY 1",
+            ["a"],
+            id="models-table-columns-in-lower-case",
+        ),
+        pytest.param(
+            "SELECT max(name) FROM mindsdb.predictors GROUP BY status",
+            ["p"],
+            id="predictors-aggregate",
+        ),
     ],
 )
 def test_show_predictors_and_models(

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 T = TypeVar("T")
 
-_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+CONNECTION_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     # The user's SQL runs here: it must not read files or URLs, or load code.
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
@@ -114,7 +114,7 @@ class LocalQuery:
             self._parts.append(inputs[start : start + width])
             start += width
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="byom-local")
-        self._connection = duckdb.connect(":memory:", config=_CONFIG)
+        self._connection = duckdb.connect(":memory:", config=CONNECTION_CONFIG)
         self._converters: list[Callable[[Any], Any]] = []
         # A result the client never reads still frees its connection and thread.
         self._closer = weakref.finalize(
@@ -126,10 +126,10 @@ class LocalQuery:
         await self._call(self._register, self._tables([]))
         described = await self._call(self._describe)
         kinds = [
-            _result_type(name, kind)
+            result_type(name, kind)
             for name, kind in zip(self._step.names, described, strict=True)
         ]
-        self._converters = [_converter(kind.id) for kind in described]
+        self._converters = [converter(kind.id) for kind in described]
         return list(zip(self._step.names, kinds, strict=True))
 
     async def each_batch(
@@ -329,7 +329,8 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([table.cast(schema) for table in tables])
 
 
-def _result_type(name: str, kind: DuckDBPyType) -> SqlType:
+def result_type(name: str, kind: DuckDBPyType) -> SqlType:
+    """The MySQL type a DuckDB result column is sent as, or a refusal naming it."""
     found = _RESULT_TYPES.get(kind.id)
     if found is None:
         raise NotSupportedError(
@@ -339,7 +340,7 @@ def _result_type(name: str, kind: DuckDBPyType) -> SqlType:
     return found
 
 
-def _converter(duckdb_type: str) -> Callable[[Any], Any]:
+def converter(duckdb_type: str) -> Callable[[Any], Any]:
     """How a DuckDB value becomes the value of its MySQL type, by DuckDB type."""
     kind = _RESULT_TYPES[duckdb_type]
     if duckdb_type in ("boolean", "float", "double") or kind is SqlType.NEWDECIMAL:

@@ -163,3 +163,28 @@ def test_connector_j_reads_pymysql_values(
     }
     want = expected(reference, transport, ALL)
     assert rows == {label: as_text(r) for label, r in want.items()}
+
+
+def test_connector_j_autocommit_follows_the_status_flags(
+    matrix: MatrixServer, java_classes: Path
+) -> None:
+    # Connector/J answers getAutoCommit() from the status flags, and
+    # setAutoCommit(false) sends nothing when they already say it is off: with
+    # stock mimic's flags (always 0) the server's autocommit stayed on.
+    lines = [
+        ["A", "at_connect", "keep"],
+        ["A", "off", "off"],
+        ["Q", "server_off", "SELECT @@autocommit"],
+        ["A", "on", "on"],
+        ["Q", "server_on", "SELECT @@autocommit"],
+    ]
+
+    answers = clients.run_connector_j(matrix, "tcp", lines, java_classes)
+
+    assert answers == {
+        "at_connect": [("getAutoCommit",), ("true",)],
+        "off": [("getAutoCommit",), ("false",)],
+        "server_off": [("@@autocommit",), ("0",)],
+        "on": [("getAutoCommit",), ("true",)],
+        "server_on": [("@@autocommit",), ("1",)],
+    }

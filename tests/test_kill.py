@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pymysql
 import pytest
@@ -94,3 +95,64 @@ def test_kill_query_answers_1317_and_drops_the_model_call(
         cursor.execute("SELECT 1")
         assert cursor.fetchall() == ((1,),)
     victim.close()
+
+
+def test_kill_query_of_an_idle_connection_leaves_it_open(byom: ByomProcess) -> None:
+    # MySQL answers OK and the idle connection goes on as if nothing happened;
+    # stock mimic ended it.
+    with byom.connect() as victim, byom.connect() as killer:
+        victim_id = victim.thread_id()
+        with killer.cursor() as cursor:
+            assert cursor.execute(f"KILL QUERY {victim_id}") == 0
+        with victim.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID(), 1 + 1")
+            assert cursor.fetchall() == ((victim_id, 2),)
+        with killer.cursor() as cursor:
+            cursor.execute("SHOW PROCESSLIST")
+            ids = sorted(row[0] for row in cursor.fetchall())
+        assert ids == sorted([victim_id, killer.thread_id()])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("KILL {}", id="kill"),
+        pytest.param("KILL CONNECTION {}", id="kill-connection"),
+    ],
+)
+def test_kill_connection_of_an_idle_connection_ends_it(
+    byom: ByomProcess, statement: str
+) -> None:
+    with byom.connect() as victim, byom.connect() as killer:
+        victim_id = victim.thread_id()
+        with killer.cursor() as cursor:
+            assert cursor.execute(statement.format(victim_id)) == 0
+
+        with victim.cursor() as cursor, pytest.raises(pymysql.err.MySQLError) as got:
+            cursor.execute("SELECT 1")
+        assert got.value.args == (2013, "Lost connection to MySQL server during query")
+        assert _processlist_ids(killer) == [killer.thread_id()]
+
+
+def _processlist_ids(connection: pymysql.connections.Connection[Any]) -> list[int]:
+    # The killed connection leaves the list once the server has closed it.
+    deadline = time.monotonic() + 5
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW PROCESSLIST")
+            ids = sorted(row[0] for row in cursor.fetchall())
+        if len(ids) == 1 or time.monotonic() > deadline:
+            return ids
+        time.sleep(0.05)
+
+
+def test_kill_query_of_the_own_connection_interrupts_the_kill(
+    byom: ByomProcess,
+) -> None:
+    with byom.connect() as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.MySQLError) as got:
+            cursor.execute(f"KILL QUERY {connection.thread_id()}")
+        assert got.value.args == (1317, "Query execution was interrupted")
+
+        cursor.execute("SELECT CONNECTION_ID()")
+        assert cursor.fetchall() == ((connection.thread_id(),),)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -337,3 +338,68 @@ def test_version_agrees_with_handshake(byom: ByomProcess) -> None:
         handshake = connection.get_server_info()
     assert handshake == variable == function == "8.0.29-byom"
     assert comment == f"byom {__version__}"
+
+
+@pytest.fixture(scope="module")
+def shared_byom() -> Iterator[ByomProcess]:
+    """One server for the tests below that change nothing on it."""
+    server = ByomProcess()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("sql", "names", "row"),
+    [
+        pytest.param("SELECT DATABASE()", ["DATABASE()"], ("mindsdb",), id="database"),
+        pytest.param("select database( )", ["database( )"], ("mindsdb",), id="spaced"),
+        pytest.param("SELECT SCHEMA()", ["SCHEMA()"], ("mindsdb",), id="schema"),
+        pytest.param("SELECT USER()", ["USER()"], (f"{USER}@127.0.0.1",), id="user"),
+        pytest.param(
+            "SELECT CURRENT_USER()", ["CURRENT_USER()"], (f"{USER}@%",), id="account"
+        ),
+        pytest.param(
+            "SELECT current_user", ["current_user"], (f"{USER}@%",), id="bare-word"
+        ),
+        pytest.param("SELECT VERSION()", ["VERSION()"], ("8.0.29-byom",), id="version"),
+        pytest.param(
+            "SELECT @@version", ["@@version"], ("8.0.29-byom",), id="version-variable"
+        ),
+        pytest.param(
+            "SELECT @@VERSION, 1+1, 'a', @@max_allowed_packet",
+            ["@@VERSION", "1+1", "a", "@@max_allowed_packet"],
+            ("8.0.29-byom", 2, "a", 67108864),
+            id="mixed",
+        ),
+        pytest.param(
+            "SELECT UPPER(DATABASE()) FROM DUAL",
+            ["UPPER(DATABASE())"],
+            ("MINDSDB",),
+            id="nested-from-dual",
+        ),
+        pytest.param(
+            "SELECT DATABASE() AS db, VERSION() v",
+            ["db", "v"],
+            ("mindsdb", "8.0.29-byom"),
+            id="aliased",
+        ),
+    ],
+)
+def test_information_functions_are_named_as_typed(
+    shared_byom: ByomProcess, sql: str, names: list[str], row: tuple[Any, ...]
+) -> None:
+    # Stock mimic names DATABASE() "CURRENT_SCHEMA()" and VERSION()
+    # "CURRENT_VERSION()", as sqlglot renders them; MySQL uses the text typed.
+    with shared_byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        assert [d[0] for d in cursor.description] == names
+        assert cursor.fetchall() == (row,)
+
+
+def test_mariadb_cli_prints_the_headers_mysql_prints(shared_byom: ByomProcess) -> None:
+    done = shared_byom.cli("SELECT DATABASE(), VERSION(), CURRENT_USER();")
+
+    assert done.stdout == (
+        "DATABASE()\tVERSION()\tCURRENT_USER()\nmindsdb\t8.0.29-byom\tmindsdb@%\n"
+    )

@@ -169,7 +169,8 @@ def test_select_labels_user_variables(server: ByomProcess) -> None:
     ],
 )
 def test_set_refused(server: ByomProcess, sql: str, code: int, message: str) -> None:
-    with server.connect() as connection, connection.cursor() as cursor:
+    # autocommit=True: PyMySQL's default turns it off at connect, as on MySQL.
+    with server.connect(autocommit=True) as connection, connection.cursor() as cursor:
         with pytest.raises(pymysql.err.MySQLError) as caught:
             cursor.execute(sql)
         assert caught.value.args == (code, message)

@@ -15,6 +15,7 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
+from byom.mysql import charsets
 from tests.support.byom_process import USER, ByomProcess
 from tests.support.http_apps import GatedModel
 
@@ -219,6 +220,117 @@ def test_show_form(
     assert _run(server, sql) == (columns, rows)
 
 
+COLLATION_COLUMNS = [
+    "Collation", "Charset", "Id", "Default", "Compiled", "Sortlen", "Pad_attribute",
+]  # fmt: skip
+CHARSET_COLUMNS = ["Charset", "Description", "Default collation", "Maxlen"]
+UTF8MB4_BIN = ["utf8mb4_bin", "utf8mb4", 46, "", "Yes", 1, "PAD SPACE"]
+UTF8MB4_GENERAL = ["utf8mb4_general_ci", "utf8mb4", 45, "Yes", "Yes", 1, "PAD SPACE"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "columns", "rows"),
+    [
+        pytest.param(
+            "SHOW COLLATION WHERE Charset = 'utf8mb4' AND Id < 50",
+            COLLATION_COLUMNS,
+            [UTF8MB4_BIN, UTF8MB4_GENERAL],
+            id="collation-where-charset",
+        ),
+        pytest.param(
+            "SHOW COLLATION WHERE `Default` = 'yes' AND Charset LIKE 'utf8%'",
+            COLLATION_COLUMNS,
+            [UTF8MB4_GENERAL],
+            id="collation-where-ignores-case",
+        ),
+        pytest.param(
+            "SHOW COLLATION LIKE 'UTF8MB4\\_BIN'",
+            COLLATION_COLUMNS,
+            [UTF8MB4_BIN],
+            id="collation-like-escape",
+        ),
+        pytest.param(
+            "SHOW COLLATION LIKE 'utf8mb4%'",
+            COLLATION_COLUMNS,
+            [list(row) for row in charsets.collation_rows() if row[1] == "utf8mb4"],
+            id="collation-like-prefix",
+        ),
+        pytest.param(
+            "SHOW CHARACTER SET WHERE Charset LIKE 'utf8%'",
+            CHARSET_COLUMNS,
+            [["utf8mb4", "UTF-8 Unicode", "utf8mb4_general_ci", 4]],
+            id="character-set-where",
+        ),
+        pytest.param(
+            "SHOW CHARSET WHERE Maxlen = 1 AND Charset <> 'binary'",
+            CHARSET_COLUMNS,
+            [
+                ["ascii", "US ASCII", "ascii_general_ci", 1],
+                ["latin1", "cp1252 West European", "latin1_swedish_ci", 1],
+            ],
+            id="charset-where-number",
+        ),
+        pytest.param(
+            "SHOW DATABASES WHERE `Database` LIKE 'm%'",
+            ["Database"],
+            [["mindsdb"], ["mydb"], ["mysql"]],
+            id="databases-where",
+        ),
+        pytest.param(
+            "SHOW VARIABLES LIKE 'autocommit'",
+            ["Variable_name", "Value"],
+            [["autocommit", "ON"]],
+            id="variables-boolean-on",
+        ),
+        pytest.param(
+            "SHOW VARIABLES LIKE 'auto'",
+            ["Variable_name", "Value"],
+            [],
+            id="variables-like-whole-name",
+        ),
+        pytest.param(
+            "SHOW SESSION VARIABLES "
+            "WHERE Variable_name IN ('autocommit', 'sql_auto_is_null', 'wait_timeout')",
+            ["Variable_name", "Value"],
+            [
+                ["autocommit", "ON"],
+                ["sql_auto_is_null", "OFF"],
+                ["wait_timeout", "28800"],
+            ],
+            id="variables-where",
+        ),
+        pytest.param(
+            "SHOW GLOBAL VARIABLES LIKE 'autocommit'",
+            ["Variable_name", "Value"],
+            [["autocommit", "ON"]],
+            id="global-variables",
+        ),
+    ],
+)
+def test_show_like_and_where(
+    server: ByomProcess, sql: str, columns: list[str], rows: list[Any]
+) -> None:
+    # autocommit=True: PyMySQL's default turns it off at connect, as on MySQL.
+    assert _run(server, sql, autocommit=True) == (columns, rows)
+
+
+def test_show_variables_prints_the_session_and_the_global_value(
+    server: ByomProcess,
+) -> None:
+    with server.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET autocommit = 0")
+        shown = []
+        for sql in (
+            "SHOW VARIABLES LIKE 'autocommit'",
+            "SHOW GLOBAL VARIABLES LIKE 'autocommit'",
+            "SELECT @@autocommit",
+        ):
+            cursor.execute(sql)
+            shown.append(cursor.fetchall())
+
+    assert shown == [(("autocommit", "OFF"),), (("autocommit", "ON"),), ((0,),)]
+
+
 @pytest.mark.parametrize(
     ("sql", "code", "message"),
     [
@@ -272,6 +384,12 @@ def test_show_form(
         ),
         pytest.param(
             "KILL QUERY 999999", 1094, "Unknown thread id: 999999", id="kill-unknown"
+        ),
+        pytest.param(
+            "SHOW COLLATION WHERE nope = 1",
+            1054,
+            "Unknown column 'nope' in 'where clause'",
+            id="where-unknown-column",
         ),
     ],
 )

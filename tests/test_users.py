@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def test_accepted_logins(
     users_byom: ByomProcess, user: str, password: str, over_tls: bool
 ) -> None:
     with _connect(users_byom, user, over_tls, password=password) as connection:
-        assert _current_user(connection) == user
+        assert _current_user(connection) == f"{user}@%"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +163,7 @@ def test_a_failed_change_user_logs_the_connection_out(users_byom: ByomProcess) -
         connection.cmd_change_user(username="alice", password="alice-pw")
         cursor = connection.cursor()
         cursor.execute("SELECT CURRENT_USER()")
-        assert cursor.fetchall() == [("alice",)]
+        assert cursor.fetchall() == [("alice@%",)]
 
         with pytest.raises(mysql.connector.Error) as caught:
             connection.cmd_change_user(username="bob", password="wrong")
@@ -185,8 +186,7 @@ def test_a_failed_change_user_logs_the_connection_out(users_byom: ByomProcess) -
         pytest.param("bob", "alice", "KILL QUERY", "refused", id="other-users-query"),
         pytest.param("bob", "bob", "KILL", "killed", id="own-connection"),
         pytest.param("alice", "bob", "KILL", "killed", id="admin-kills-any"),
-        # Only the answer to KILL QUERY is checked: on an idle connection it
-        # currently ends the connection (see docs/limitations.md).
+        # The target is idle: KILL QUERY has nothing to stop and it stays open.
         pytest.param("alice", "bob", "KILL QUERY", "accepted", id="admin-kills-query"),
     ],
 )
@@ -212,8 +212,8 @@ def test_kill_is_limited_to_own_connections_unless_admin(
             with pytest.raises(pymysql.err.OperationalError) as lost:
                 _current_user(target)
             assert lost.value.args[0] in (1927, 2013)
-        elif outcome == "refused":
-            assert _current_user(target) == victim
+        else:
+            assert _current_user(target) == f"{victim}@%"
     finally:
         _close_quietly(target)
 
@@ -228,6 +228,35 @@ def test_the_single_configured_user_can_kill_its_connections(
         with pytest.raises(pymysql.err.OperationalError) as caught:
             _current_user(target)
     assert caught.value.args[0] in (1927, 2013)
+
+
+def test_processlist_shows_other_users_connections_to_admins_only(
+    users_byom: ByomProcess,
+) -> None:
+    # As in MySQL without the PROCESS privilege: bob sees bob's connections.
+    with (
+        _connect(users_byom, "bob", over_tls=False) as bob,
+        _connect(users_byom, "bob", over_tls=False) as bob_again,
+        _connect(users_byom, "alice", over_tls=False) as alice,
+    ):
+        bobs = {bob.thread_id(): "bob", bob_again.thread_id(): "bob"}
+        everyone = {**bobs, alice.thread_id(): "alice"}
+
+        assert _processlist_users(bob, bobs) == bobs
+        assert _processlist_users(bob_again, bobs) == bobs
+        assert _processlist_users(alice, everyone) == everyone
+
+
+def _processlist_users(connection: Any, expected: dict[int, str]) -> dict[int, str]:
+    # Connections of earlier tests may take a moment to leave the list.
+    deadline = time.monotonic() + 5
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW PROCESSLIST")
+            seen = {row[0]: row[1] for row in cursor.fetchall()}
+        if seen == expected or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
 
 
 def _close_quietly(connection: Any) -> None:
@@ -330,4 +359,4 @@ def test_the_mariadb_cli_logs_a_token_user_in_over_tls(
         timeout=60,
     )
 
-    assert (done.returncode, done.stdout) == (0, "ci\nSsl_version\tTLSv1.3\n")
+    assert (done.returncode, done.stdout) == (0, "ci@%\nSsl_version\tTLSv1.3\n")

@@ -6,8 +6,16 @@ refused with 1047, and COM_RESET_CONNECTION answers OK but resets nothing, so a
 pooled connection kept the variables, user variables and database of its last
 borrower. byom replaces the loop with a table of handlers that adds both, and
 marks each command in the session's activity for SHOW PROCESSLIST. COM_QUERY's
-OK carries the rows a write reported (``affected_rows``); mimic's sends 0. Errors,
-KILL QUERY and KILL CONNECTION are handled exactly as mimic does.
+OK carries the rows a write reported (``affected_rows``); mimic's sends 0.
+
+KILL QUERY cancels the connection's task, as in mimic, but only while a command
+runs: mimic cancelled it wherever it waited, and a connection waiting for its
+next command ended instead of ignoring the kill as MySQL does. KILL CONNECTION
+ends the connection whatever it is doing.
+
+A client that set CLIENT_MULTI_STATEMENTS may send several statements in one
+COM_QUERY (``multi_statements``); each result is written in turn, every one but
+the last flagged SERVER_MORE_RESULTS_EXISTS, and an error ends the sequence.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ from mysql_mimic import packets
 from mysql_mimic.constants import KillKind
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.stream import ConnectionClosed
-from mysql_mimic.types import Commands
+from mysql_mimic.types import Capabilities, Commands
 
 from byom.mysql.affected_rows import affected_rows_of
+from byom.mysql.multi_statements import split_statements
 from byom.mysql.patching import replace_methods
+from byom.mysql.status_flags import set_more_results
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +61,20 @@ _HANDLERS: dict[int, tuple[str, str]] = {
 
 def install() -> None:
     """Replace mimic's command loop, and the commands it gets wrong or lacks."""
+    kill_task = mimic_connection.Connection.kill
+
+    def kill(self: Any, kind: KillKind = KillKind.CONNECTION) -> None:
+        # Only a running command can be interrupted; cancelled while it waits
+        # for the next command, the connection would end.
+        if kind == KillKind.QUERY and not getattr(self, "command_running", False):
+            logger.info("connection %d: KILL QUERY while idle", self.connection_id)
+            return
+        kill_task(self, kind)
+
     replace_methods(
         mimic_connection.Connection,
         command_phase=_command_phase,
+        kill=kill,
         handle_query=_handle_query,
         handle_reset_connection=_handle_reset_connection,
         handle_statistics=_handle_statistics,
@@ -61,11 +82,10 @@ def install() -> None:
 
 
 async def _command_phase(self: Any) -> None:
+    self.command_running = False
     while True:
-        try:
-            data = await self.stream.read()
-        except ConnectionClosed:
-            logger.info("connection %d: closed by the client", self.connection_id)
+        data = await _read_command(self)
+        if data is None:
             return
         activity = getattr(self.session, "activity", None)
         try:
@@ -79,7 +99,7 @@ async def _command_phase(self: Any) -> None:
                 )
             if activity is not None:
                 activity.begin(handler[1])
-            await getattr(self, handler[0])(rest)
+            await _run_command(self, handler[0], rest)
         except MysqlError as exc:
             await self.stream.write(self.error(msg=exc.msg, code=exc.code))
         except asyncio.CancelledError:
@@ -107,12 +127,54 @@ async def _command_phase(self: Any) -> None:
             self.stream.reset_seq()
 
 
+async def _read_command(self: Any) -> bytes | None:
+    """The next command packet, or None when the client has gone."""
+    while True:
+        try:
+            data: bytes = await self.stream.read()
+            return data
+        except ConnectionClosed:
+            logger.info("connection %d: closed by the client", self.connection_id)
+            return None
+        except asyncio.CancelledError:
+            # A KILL QUERY whose command ended before the cancellation reached
+            # the task (one that killed its own query) has nothing left to stop.
+            if self._kill != KillKind.QUERY:
+                raise
+            if self._task is not None:
+                self._task.uncancel()
+            self._kill = None
+
+
+async def _run_command(self: Any, method: str, data: bytes) -> None:
+    # KILL QUERY cancels the task only while this is set: cancelled while it
+    # waits for the next command, the connection would end.
+    self.command_running = True
+    try:
+        await getattr(self, method)(data)
+    finally:
+        self.command_running = False
+
+
 async def _handle_query(self: Any, data: bytes) -> None:
-    # Mimic's COM_QUERY, but its OK reports the rows a write changed.
+    # Mimic's COM_QUERY, but its OK reports the rows a write changed, and a
+    # client that asked for multi-statements gets one result per statement.
     com_query = packets.parse_com_query(
         capabilities=self.capabilities, client_charset=self.client_charset, data=data
     )
-    result_set = await self.query(com_query.sql, com_query.query_attrs)
+    statements = [com_query.sql]
+    if Capabilities.CLIENT_MULTI_STATEMENTS in self.capabilities:
+        statements = split_statements(com_query.sql)
+    try:
+        for index, sql in enumerate(statements):
+            set_more_results(self, index + 1 < len(statements))
+            await _answer_statement(self, sql, com_query.query_attrs)
+    finally:
+        set_more_results(self, False)
+
+
+async def _answer_statement(self: Any, sql: str, attrs: dict[str, str]) -> None:
+    result_set = await self.query(sql, attrs)
     if not result_set:
         await self.stream.write(self.ok(affected_rows=affected_rows_of(result_set)))
         return

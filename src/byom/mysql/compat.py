@@ -6,7 +6,10 @@ re-breaks something is noticed:
 
 - ``SERVER_CAPABILITIES`` drops CLIENT_DEPRECATE_EOF: with it, the prepare
   response desyncs libmysql and Connector/J, and MariaDB Connector/J 2.x cannot
-  connect at all.
+  connect at all. It adds CLIENT_MULTI_STATEMENTS and CLIENT_MULTI_RESULTS,
+  which byom's COM_QUERY handler serves (``commands``).
+- OK and EOF packets carry real status flags (``status_flags``): stock mimic
+  always sends 0, so autocommit and open transactions were never reported.
 - ``Connection.authenticate`` is wrapped so that a rejected login (or a rejected
   COM_CHANGE_USER) leaves no user behind; the session then refuses every command
   and the connection is closed (stock mimic keeps serving it).
@@ -19,7 +22,8 @@ re-breaks something is noticed:
 - Server-side prepared statements are replaced (``byom.mysql.prepared``): stock
   mimic pastes parameter values into the SQL text unescaped.
 - The command loop is replaced (``byom.mysql.commands``) to answer
-  COM_STATISTICS and make COM_RESET_CONNECTION reset the session.
+  COM_STATISTICS, make COM_RESET_CONNECTION reset the session, leave an idle
+  connection alone on KILL QUERY and run multi-statement queries.
 - ``MysqlStream.start_tls`` is replaced (``byom.mysql.tls``): stock mimic loses
   the ClientHello bytes already buffered, and 10-30% of TLS connects hang.
 
@@ -44,14 +48,16 @@ from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.types import Capabilities
 
 from byom import errors
-from byom.mysql import commands, tls
+from byom.mysql import commands, status_flags, tls
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.large_rows import write_rows
 from byom.mysql.patching import replace_methods
 
 logger = logging.getLogger(__name__)
 
-SERVER_CAPABILITIES = DEFAULT_SERVER_CAPABILITIES & ~Capabilities.CLIENT_DEPRECATE_EOF
+SERVER_CAPABILITIES = (
+    DEFAULT_SERVER_CAPABILITIES & ~Capabilities.CLIENT_DEPRECATE_EOF
+) | (Capabilities.CLIENT_MULTI_STATEMENTS | Capabilities.CLIENT_MULTI_RESULTS)
 
 _applied = False
 
@@ -92,6 +98,7 @@ def apply() -> None:
     _register_sqlstates()
     _guard_authentication()
     commands.install()
+    status_flags.install()
     tls.install()
     replace_methods(
         mimic_connection.Connection, write_text_resultset=_write_text_resultset

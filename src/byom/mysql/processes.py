@@ -4,6 +4,9 @@ The rows come from mysql-mimic's connection registry: its ``LocalControl`` keeps
 every open connection, those still logging in included. A ``Control`` without
 such a registry (one shared by several processes) falls back to the sessions
 this server tracks itself, which are only the logged-in ones.
+
+As in MySQL without the PROCESS privilege, a user who is not ``admin`` sees only
+the connections logged in as that user (``visible_connections``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,15 @@ def open_connections(session: Any, registry: SessionRegistry) -> list[Any]:
     return [s.connection for s in registry if s._connection is not None]
 
 
+def visible_connections(
+    connections: list[Any], username: str | None, privileged: bool
+) -> list[Any]:
+    """The connections a user may see: all when privileged, else only their own."""
+    if privileged:
+        return connections
+    return [c for c in connections if c.session.username == username]
+
+
 def process_rows(connections: list[Any], full: bool) -> list[tuple[Any, ...]]:
     """One SHOW PROCESSLIST row per connection, ordered by id."""
     now = time.monotonic()
@@ -111,7 +123,16 @@ def process_rows(connections: list[Any], full: bool) -> list[tuple[Any, ...]]:
     return rows
 
 
+def client_host(connection: Any) -> str:
+    """The client's address as MySQL names it in USER(): its IP, or localhost."""
+    peer = connection.stream.writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0])
+    return "localhost"
+
+
 def _host(connection: Any) -> str:
+    # The processlist adds the client's port, as MySQL does.
     peer = connection.stream.writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"

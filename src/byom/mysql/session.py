@@ -18,7 +18,8 @@ from typing import Any
 from mysql_mimic.connection import Connection
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.results import AllowedResult, ResultSet
-from mysql_mimic.session import Query, Session
+from mysql_mimic.session import Query, Session, mysql_function_mapping
+from mysql_mimic.variable_processor import VariableProcessor
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
     GlobalVariables,
@@ -38,16 +39,20 @@ from byom.mysql.assignments import (
     normalized_sql_mode,
     substitute_user_variables,
 )
+from byom.mysql.column_labels import label_as_typed
 from byom.mysql.constant_queries import is_constant_query, run_constant_query
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.information_schema import InformationSchema
-from byom.mysql.processes import Activity
+from byom.mysql.processes import Activity, client_host
 from byom.mysql.results import static_result, typed_result
 from byom.mysql.server_status import ServerStatus
+from byom.mysql.show_filter import parse_show_where
 from byom.mysql.show_forms import answer_show
+from byom.mysql.status_flags import in_transaction_after
 from byom.mysql.table_ddl import ENGINE
 from byom.mysql.time_zones import SYSTEM, checked_time_zone, resolve_time_zone
 from byom.sql.grammar import parse_statement
+from byom.sql.select_using import USING_META, split_using
 from byom.sql.show import show_predictors_query
 from byom.sql.statements import (
     CreateDatabase,
@@ -65,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN_THREAD = 1094
 KILL_DENIED = 1095
+QUERY_INTERRUPTED = 1317
 
 # A real MySQL mode string: clients such as SQLAlchemy parse it.
 _SQL_MODE = (
@@ -107,6 +113,8 @@ class ByomSession(Session):
         self.server_status = server_status or ServerStatus()
         self.activity = Activity()
         self.user_variables: dict[str, Any] = {}
+        # Only for the status flags: byom has no transactions to run.
+        self.in_transaction = False
         self._login_database = DEFAULT_PROJECT
         self._install_middlewares()
 
@@ -120,6 +128,7 @@ class ByomSession(Session):
         chain.insert(static + 1, self._constant_query_middleware)
         chain.insert(chain.index(self._show_middleware), self._show_forms_middleware)
         chain.insert(chain.index(self._kill_middleware), self._kill_check_middleware)
+        chain.insert(0, self._transaction_middleware)
 
     async def init(self, connection: Connection) -> None:
         await super().init(connection)
@@ -156,6 +165,7 @@ class ByomSession(Session):
             variables.set(name, self.variables.get(name), force=True)
         self.variables = variables
         self.user_variables = {}
+        self.in_transaction = False
         self.database = self._login_database
         logger.info("connection %d: reset", self.connection.connection_id)
 
@@ -189,16 +199,58 @@ class ByomSession(Session):
             raise to_mysql_error(exc, where) from None
 
     def _parse(self, sql: str) -> list[exp.Expression]:
+        sql, options = split_using(sql)
         try:
             expressions = super()._parse(sql)
         except (ParseError, TokenError) as exc:
-            raise SqlSyntaxError(_syntax_message(exc, sql)) from None
+            show = parse_show_where(sql)
+            if show is None:
+                raise SqlSyntaxError(_syntax_message(exc, sql)) from None
+            expressions = [show]
         if len(expressions) > 1:
             raise NotSupportedError(
                 "several statements in one query are not supported; "
                 "send them one at a time"
             )
+        if options:
+            # Read by the planner, which gives them to the query's predictors.
+            expressions[0].meta[USING_META] = options
         return expressions
+
+    async def _transaction_middleware(self, q: Query) -> AllowedResult:
+        # Follows BEGIN, COMMIT and autocommit for SERVER_STATUS_IN_TRANS.
+        autocommit_before = bool(self.variables.get("autocommit"))
+        result = await q.next()
+        self.in_transaction = in_transaction_after(
+            q.expression,
+            self.in_transaction,
+            autocommit_before,
+            bool(self.variables.get("autocommit")),
+        )
+        return result
+
+    async def _set_var_middleware(self, q: Query) -> AllowedResult:
+        # Mimic's, with MySQL's values for USER() and CURRENT_USER(), and the
+        # columns it replaces named as typed (mimic names them as sqlglot
+        # renders them: DATABASE() became CURRENT_SCHEMA()).
+        functions = {**mysql_function_mapping(self), **self._user_functions()}
+        label_as_typed(q.expression, q.sql, functions)
+        with VariableProcessor(functions, self.variables, q.expression).set_variables():
+            return await q.next()
+
+    def _user_functions(self) -> dict[str, Any]:
+        # USER() is the name the client gave at the host it came from;
+        # CURRENT_USER() the account it logged in as, which is any host's.
+        host = client_host(self.connection)
+
+        def user() -> str:
+            return f"{self.variables.get('external_user')}@{host}"
+
+        def account() -> str:
+            return f"{self.username}@%"
+
+        names = ("USER", "SESSION_USER", "SYSTEM_USER")
+        return {**dict.fromkeys(names, user), "CURRENT_USER": account}
 
     async def _assignment_middleware(self, q: Query) -> AllowedResult:
         substitute_user_variables(q.expression, self.user_variables)
@@ -288,31 +340,48 @@ class ByomSession(Session):
         await super().use(database)
 
     async def _kill_check_middleware(self, q: Query) -> AllowedResult:
-        # Stock mimic answers OK to KILL of an id that does not exist.
         if isinstance(q.expression, exp.Kill):
-            target = q.expression.this.name
-            known = getattr(self.connection.control, "_connections", None)
-            if target.isdigit() and known is not None and int(target) not in known:
-                raise MysqlError(
-                    f"Unknown thread id: {target}",
-                    UNKNOWN_THREAD,  # type: ignore[arg-type]
-                )
-            if (
-                target.isdigit()
-                and known is not None
-                and not self._may_kill(known[int(target)])
-            ):
-                raise MysqlError(
-                    f"You are not owner of thread {target}",
-                    KILL_DENIED,  # type: ignore[arg-type]
-                )
+            self._check_kill(q.expression)
         return await q.next()
+
+    def _check_kill(self, kill: exp.Kill) -> None:
+        # Stock mimic answers OK to KILL of an id that does not exist, and lets
+        # anyone kill any connection.
+        target = kill.this.name
+        if kill.text("kind").upper() == "QUERY" and target == str(
+            self.connection.connection_id
+        ):
+            # MySQL's answer: the query interrupted is this KILL itself.
+            raise MysqlError(
+                "Query execution was interrupted",
+                QUERY_INTERRUPTED,  # type: ignore[arg-type]
+            )
+
+        known = getattr(self.connection.control, "_connections", None)
+        if not target.isdigit() or known is None:
+            return
+        if int(target) not in known:
+            raise MysqlError(
+                f"Unknown thread id: {target}",
+                UNKNOWN_THREAD,  # type: ignore[arg-type]
+            )
+        if not self._may_kill(known[int(target)]):
+            raise MysqlError(
+                f"You are not owner of thread {target}",
+                KILL_DENIED,  # type: ignore[arg-type]
+            )
 
     def _may_kill(self, target: Connection) -> bool:
         # As in MySQL: one's own connections, or any with admin rights (MySQL's
-        # CONNECTION_ADMIN), which the users file grants.
-        if target.session.username == self.username:
-            return True
+        # CONNECTION_ADMIN).
+        return target.session.username == self.username or self.is_privileged()
+
+    def is_privileged(self) -> bool:
+        """Whether this user may see and KILL other users' connections.
+
+        MySQL's PROCESS and CONNECTION_ADMIN, which the users file grants with
+        ``admin``; the one user of a server without a users file has them.
+        """
         is_admin = getattr(self.connection.identity_provider, "is_admin", None)
         return is_admin is not None and bool(is_admin(self.username))
 

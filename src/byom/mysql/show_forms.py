@@ -11,8 +11,11 @@ here with the columns MySQL 8 returns, in MySQL's order:
     ENGINES        the one engine, ``byom``
     CHARSET        ``charsets``
     COLLATION      ``charsets``
-    PROCESSLIST    this server's connections (``processes``)
+    PROCESSLIST    this server's connections (``processes``); a user who is
+                   not admin sees only their own
     STATUS         ``server_status`` counters
+    VARIABLES      the session's values (GLOBAL: the server's), booleans as
+                   ON and OFF as MySQL prints them (mimic printed True)
     GRANTS         the single user may do everything byom supports
     PLUGINS        the authentication plugin in use
     DATABASES      every integration, also one whose tables cannot be listed
@@ -21,24 +24,30 @@ here with the columns MySQL 8 returns, in MySQL's order:
     COLUMNS        also DESCRIBE t: a table that exists (else 1146), including
                    ``integration.schema.table`` and a bare name in another schema
 
-``LIKE`` filters on the first column, as in MySQL; ``WHERE`` is evaluated on
-each row with sqlglot.
+``LIKE`` filters on the first column, as in MySQL, and ``WHERE`` on any; both
+are evaluated over the rows in DuckDB (``show_filter``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Protocol
 
-from mysql_mimic.schema import like_to_regex
+from mysql_mimic.variables import SessionVariables, Variables
 from sqlglot import exp
-from sqlglot.executor import execute
 
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
 from byom.mysql import charsets, information_schema, table_ddl
-from byom.mysql.processes import PROCESSLIST_COLUMNS, open_connections, process_rows
+from byom.mysql.processes import (
+    PROCESSLIST_COLUMNS,
+    open_connections,
+    process_rows,
+    visible_connections,
+)
 from byom.mysql.server_status import STATUS_COLUMNS, ServerStatus
+from byom.mysql.show_filter import filter_rows, show_condition
 from byom.types import SqlType, type_name
 
 Columns = list[tuple[str, SqlType]]
@@ -79,6 +88,10 @@ PLUGIN_COLUMNS = [
     ("Library", SqlType.VAR_STRING),
     ("License", SqlType.VAR_STRING),
 ]
+VARIABLE_COLUMNS = [
+    ("Variable_name", SqlType.VAR_STRING),
+    ("Value", SqlType.VAR_STRING),
+]
 _ENGINE_ROW = (
     table_ddl.ENGINE,
     "DEFAULT",
@@ -105,8 +118,11 @@ class ShowSession(Protocol):
     database: str | None
     username: str | None
     server_status: ServerStatus
+    variables: Variables
 
     def collation(self) -> str: ...
+
+    def is_privileged(self) -> bool: ...
 
 
 async def answer_show(
@@ -125,7 +141,10 @@ async def answer_show(
     if answer is None:
         return None
     columns, rows = answer
-    return columns, _filtered(expression, columns, rows)
+    condition = show_condition(expression, columns)
+    if condition is None:
+        return columns, rows
+    return columns, await asyncio.to_thread(filter_rows, columns, rows, condition)
 
 
 async def _answer(
@@ -222,11 +241,16 @@ def _answer_server(
     if kind == "COLLATION":
         return charsets.COLLATION_COLUMNS, list(charsets.collation_rows())
     if kind == "PROCESSLIST":
-        status = session.server_status
-        connections = open_connections(session, status.sessions)
+        connections = visible_connections(
+            open_connections(session, session.server_status.sessions),
+            session.username,
+            session.is_privileged(),
+        )
         return PROCESSLIST_COLUMNS, process_rows(
             connections, bool(show.args.get("full"))
         )
+    if kind == "VARIABLES":
+        return VARIABLE_COLUMNS, _variable_rows(session, show)
     if kind == "STATUS":
         return STATUS_COLUMNS, list(session.server_status.status_rows(session))
     if kind == "GRANTS":
@@ -268,30 +292,16 @@ def _unquote(name: str) -> str:
     return name
 
 
-def _filtered(show: exp.Show, columns: Columns, rows: Rows) -> Rows:
-    like = show.text("like")
-    if like:
-        pattern = like_to_regex(like)
-        rows = [row for row in rows if pattern.match(str(row[0]))]
-    where = show.args.get("where")
-    if where is not None:
-        names = [name.lower() for name, _ in columns]
-        rows = [row for row in rows if _matches(where.this, names, row)]
-    return rows
+def _variable_rows(session: ShowSession, show: exp.Show) -> Rows:
+    variables = session.variables
+    if show.args.get("global_") and isinstance(variables, SessionVariables):
+        # byom refuses SET GLOBAL, so the server's values are the defaults.
+        variables = variables.global_variables
+    return [(name, _variable_text(value)) for name, value in variables.list()]
 
 
-def _matches(condition: exp.Expression, names: list[str], row: tuple[Any, ...]) -> bool:
-    values = dict(zip(names, row, strict=True))
-
-    def bind(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and node.name.lower() in values:
-            value = values[node.name.lower()]
-            if value is None:
-                return exp.null()
-            if isinstance(value, int | float):
-                return exp.Literal.number(value)
-            return exp.Literal.string(str(value))
-        return node
-
-    result = execute(exp.select(condition.transform(bind)))
-    return bool(result.rows and result.rows[0][0])
+def _variable_text(value: Any) -> str | None:
+    # MySQL prints a boolean variable as ON or OFF (autocommit ON).
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
+    return None if value is None else str(value)

@@ -5,6 +5,9 @@
 //   Q <label> <sql>                  Statement.executeQuery
 //   P <label> <sql> <param>...       PreparedStatement; a param is i:<int> or s:<text>
 //   M <label> <method>               a DatabaseMetaData call on catalog mindsdb
+//   A <label> <on|off|keep>          Connection.setAutoCommit (keep: none), then
+//                                    getAutoCommit, which the driver answers
+//                                    from the server's status flags
 // and prints, for each step, "#<label>", the column labels, then one line a row
 // (tab-separated, \N for NULL, backslash escapes); a failed step prints
 // "!<label><TAB><message>" and the next step runs.
@@ -61,6 +64,13 @@ public final class MatrixClient {
                     try (ResultSet rows = metadata(connection.getMetaData(), fields[2])) {
                         print(label, rows);
                     }
+                    break;
+                case "A":
+                    if (!fields[2].equals("keep")) {
+                        connection.setAutoCommit(fields[2].equals("on"));
+                    }
+                    System.out.print("#" + label + "\ngetAutoCommit\n"
+                        + connection.getAutoCommit() + "\n");
                     break;
                 default:
                     throw new IllegalArgumentException("unknown step " + fields[0]);

@@ -1,0 +1,190 @@
+"""How many rows, and how many bytes, go in each predict call.
+
+The limits come from the server's settings, a predictor's own USING keys, and a
+query's trailing ``USING`` (``p.key`` for one predictor). Each case runs a real
+byom and PyMySQL against ``ScriptedEndpoints``, whose record of every call says
+how many rows it carried and what its body was; the query's rows are checked
+too, so splitting a batch never loses or reorders a prediction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from byom.sources.demo import generate_rows
+from tests.support.byom_process import ByomProcess
+from tests.support.fault_apps import Reply, ScriptedEndpoints
+from tests.test_backend_faults import create_sql, endpoint
+
+PRICES = [row[5] for row in generate_rows()]
+JOIN = (
+    "SELECT t.initial_price, p.number_of_rooms FROM mydb.test_data.home_rentals "
+    "AS t JOIN mindsdb.{name} AS p"
+)
+
+
+@pytest.fixture(scope="module")
+def byom(fake: ScriptedEndpoints) -> Iterator[ByomProcess]:
+    """A byom whose calls carry 400 rows unless told otherwise."""
+    server = ByomProcess(extra={"batch_rows": 400})
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def predictor(
+    byom: ByomProcess, fake: ScriptedEndpoints, name: str, using: str = ""
+) -> str:
+    sql = create_sql(name, "ray_server", endpoint(fake, name, "ray_server"))
+    byom.query(f"{sql}, {using}" if using else sql)
+    return JOIN.format(name=name)
+
+
+def rows_per_call(fake: ScriptedEndpoints, name: str) -> list[int]:
+    return sorted((c.rows for c in fake.calls(name, "predict")), reverse=True)
+
+
+def expected_rows() -> list[tuple[int, int]]:
+    return sorted((price, price % 4) for price in PRICES)
+
+
+def split(total: int, size: int) -> list[int]:
+    """Call sizes for total rows in calls of size rows, largest first."""
+    return [size] * (total // size) + ([total % size] if total % size else [])
+
+
+def test_server_setting_sets_rows_per_call(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "by_setting")
+
+    assert sorted(byom.query(sql)) == expected_rows()
+    assert rows_per_call(fake, "by_setting") == split(len(PRICES), 400)
+
+
+def test_predictor_using_sets_rows_per_call(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "by_predictor", "batch_rows = 150")
+
+    assert sorted(byom.query(sql)) == expected_rows()
+    assert rows_per_call(fake, "by_predictor") == split(len(PRICES), 150)
+
+
+@pytest.mark.parametrize(
+    "using",
+    [
+        pytest.param("batch_rows = 90", id="bare-key"),
+        pytest.param("p.batch_rows = 90", id="key-for-the-alias"),
+        pytest.param("partition_size = 90", id="mindsdb-spelling"),
+    ],
+)
+def test_query_using_sets_rows_per_call(
+    byom: ByomProcess, fake: ScriptedEndpoints, using: str
+) -> None:
+    name = "by_query_" + using.split(" ")[0].replace(".", "_")
+    sql = predictor(byom, fake, name, "batch_rows = 150")
+
+    assert sorted(byom.query(f"{sql} USING {using}")) == expected_rows()
+    assert rows_per_call(fake, name) == split(len(PRICES), 90)
+
+
+def test_query_using_for_another_alias_changes_nothing(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "other_alias")
+
+    assert sorted(byom.query(f"{sql} USING q.batch_rows = 90")) == expected_rows()
+    assert rows_per_call(fake, "other_alias") == split(len(PRICES), 400)
+
+
+def test_batch_bytes_splits_calls_by_body_size(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "by_bytes")
+
+    assert sorted(byom.query(f"{sql} USING batch_bytes = 4000")) == expected_rows()
+
+    calls = fake.calls("by_bytes", "predict")
+    sizes = [len(c.body["df"].encode()) for c in calls]
+    assert sum(c.rows for c in calls) == len(PRICES)
+    assert len(calls) > len(PRICES) // 400
+    # The row size is estimated from a sample, so a call may run a little over.
+    assert max(sizes) <= 4000 * 1.1, sizes
+    assert min(c.rows for c in calls[:-1]) > 1
+    first = json.loads(calls[0].body["df"])[0]
+    assert first.keys() == {"initial_price", "rental_price"}
+
+
+def test_query_predict_timeout(byom: ByomProcess, fake: ScriptedEndpoints) -> None:
+    sql = predictor(byom, fake, "patient")
+    fake.script("patient", "predict", Reply(delay=2.0))
+
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query(f"{sql} USING predict_timeout = 0.5")
+
+    url = endpoint(fake, "patient", "ray_server")
+    assert caught.value.args == (
+        1429,
+        f"predictor 'patient': model endpoint {url} did not answer within 0.5 s",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        pytest.param(
+            "USING threshold = 0.7",
+            "USING threshold is not an option of a query on a predictor; a query "
+            "takes: batch_rows, batch_bytes, calls_in_flight, predict_timeout",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "USING batch_rows = 0",
+            "USING batch_rows must be a positive integer (rows per predict call), "
+            "not 0",
+            id="zero-rows",
+        ),
+        pytest.param(
+            "USING calls_in_flight = 'two'",
+            "USING calls_in_flight must be a positive integer (predict calls at "
+            "once), not 'two'",
+            id="text-for-a-number",
+        ),
+    ],
+)
+def test_query_using_refusals(
+    byom: ByomProcess, fake: ScriptedEndpoints, tail: str, message: str
+) -> None:
+    sql = JOIN.format(name="healthy")
+    if not fake.calls("healthy"):
+        predictor(byom, fake, "healthy")
+
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query(f"{sql} {tail}")
+
+    assert caught.value.args == (1210, message)
+
+
+def test_query_using_without_a_predictor_is_refused(byom: ByomProcess) -> None:
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query("SELECT sqft FROM mydb.test_data.home_rentals USING batch_rows = 5")
+
+    assert caught.value.args == (
+        1210,
+        "USING after a query sets how its predictors are called; "
+        "this query reads no predictor",
+    )
+
+
+def test_join_using_column_is_not_the_clause(byom: ByomProcess) -> None:
+    rows = byom.query(
+        "SELECT count(*) FROM mydb.test_data.home_rentals AS a "
+        "JOIN mydb.test_data.home_rentals AS b USING (sqft) WHERE a.sqft < 0"
+    )
+
+    assert rows == [(0,)]

@@ -134,13 +134,30 @@ def test_query_predict_timeout(byom: ByomProcess, fake: ScriptedEndpoints) -> No
     )
 
 
+def test_query_timeout_bounds_the_whole_query(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "bounded")
+    fake.script("bounded", "predict", Reply(delay=3.0))
+
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query(f"{sql} USING query_timeout = 0.5")
+
+    assert caught.value.args == (
+        3024,
+        "Query execution was interrupted, maximum statement execution time "
+        "exceeded (0.5 s)",
+    )
+
+
 @pytest.mark.parametrize(
     ("tail", "message"),
     [
         pytest.param(
             "USING threshold = 0.7",
             "USING threshold is not an option of a query on a predictor; a query "
-            "takes: batch_rows, batch_bytes, calls_in_flight, predict_timeout",
+            "takes: batch_rows, batch_bytes, calls_in_flight, predict_timeout, "
+            "query_timeout",
             id="unknown-key",
         ),
         pytest.param(
@@ -154,6 +171,18 @@ def test_query_predict_timeout(byom: ByomProcess, fake: ScriptedEndpoints) -> No
             "USING calls_in_flight must be a positive integer (predict calls at "
             "once), not 'two'",
             id="text-for-a-number",
+        ),
+        pytest.param(
+            "USING p.query_timeout = 2",
+            "USING p.query_timeout is not an option of a query on a predictor; a "
+            "query takes: batch_rows, batch_bytes, calls_in_flight, predict_timeout, "
+            "query_timeout",
+            id="query-timeout-for-one-predictor",
+        ),
+        pytest.param(
+            "USING query_timeout = -1",
+            "USING query_timeout must be a positive number of seconds, not -1",
+            id="negative-query-timeout",
         ),
     ],
 )

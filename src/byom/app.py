@@ -39,6 +39,7 @@ from byom.settings import Settings
 from byom.sources.demo import demo_integration
 from byom.sources.engines import check_parameters, engine_spec, sqlite_files
 from byom.sources.registry import Sources
+from byom.sql.select_using import QUERY_TIMEOUT, USING_META
 from byom.sql.statements import (
     CreateDatabase,
     CreatePredictor,
@@ -263,6 +264,8 @@ class Byom:
         bounds the whole query, the rows it streams included.
         """
         seconds = self.settings.query_timeout if timeout is None else timeout
+        using = query.meta.get(USING_META) or {}
+        seconds = using.get(QUERY_TIMEOUT, seconds)
         if seconds <= 0:
             return await self._select(query, database)
         deadline = asyncio.get_running_loop().time() + seconds

@@ -47,7 +47,7 @@ from byom.planning.plan import (
 from byom.planning.single_row import plan_single
 from byom.settings import Settings
 from byom.sources.registry import Sources
-from byom.sql.select_using import USING_META
+from byom.sql.select_using import QUERY_TIMEOUT, USING_META
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,8 @@ def _with_options(ref: PredictorRef, options: dict[str, Any]) -> PredictorRef:
         return ref
     merged = dict(ref.predictor.options)
     for key, value in options.items():
+        if key == QUERY_TIMEOUT:
+            continue  # the whole query's, not a predictor's
         qualifier, _, name = key.rpartition(".")
         if not qualifier or qualifier.lower() in {
             ref.alias.lower(),

@@ -9,10 +9,12 @@ A bare key is for every predictor of the query, ``alias.key`` for one. sqlglot
 does not know the clause, so it is cut from the text before the query is
 parsed; ``JOIN ... USING (column)`` is not it (a parenthesis follows USING).
 ``partition_size``, MindsDB's name for rows per call, is read as batch_rows.
+``query_timeout`` bounds the whole query, as ``SET max_execution_time`` does.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from byom.backends.call_options import CALL_OPTION_KEYS, check_call_options
@@ -24,6 +26,10 @@ _ALIASES = {"partition_size": "batch_rows"}
 
 # The key of a parsed query's meta that holds its USING options.
 USING_META = "byom_using"
+
+# The option for the whole query rather than its predictors' calls.
+QUERY_TIMEOUT = "query_timeout"
+_KNOWN = (*CALL_OPTION_KEYS, QUERY_TIMEOUT)
 
 
 def split_using(sql: str) -> tuple[str, dict[str, Any]]:
@@ -76,11 +82,27 @@ def _options(parsed: dict[str, Any]) -> dict[str, Any]:
     for key, value in flat.items():
         qualifier, _, name = key.rpartition(".")
         name = _ALIASES.get(name.lower(), name.lower())
-        if name not in CALL_OPTION_KEYS or isinstance(value, dict):
+        if (
+            name not in _KNOWN
+            or isinstance(value, dict)
+            or (qualifier and name == QUERY_TIMEOUT)
+        ):
             raise WrongArgumentsError(
                 f"USING {key} is not an option of a query on a predictor; "
-                f"a query takes: {', '.join(CALL_OPTION_KEYS)}"
+                f"a query takes: {', '.join(_KNOWN)}"
             )
+        if name == QUERY_TIMEOUT:
+            options[name] = _seconds(key, value)
+            continue
         checked = check_call_options({name: value})[name]
         options[f"{qualifier}.{name}" if qualifier else name] = checked
     return options
+
+
+def _seconds(key: str, value: Any) -> float:
+    number = value if isinstance(value, int | float) else None
+    if isinstance(value, bool) or number is None or not 0 < number < math.inf:
+        raise WrongArgumentsError(
+            f"USING {key} must be a positive number of seconds, not {value!r}"
+        )
+    return float(number)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pymysql
+import pymysql.cursors
 import pytest
 
 from byom.sources.demo import COLUMNS, generate_rows
@@ -337,3 +338,18 @@ def test_join_refusals(server: ByomProcess, sql: str, code: int, message: str) -
         fetch(server, sql)
 
     assert caught.value.args == (code, message)
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_columns_name_their_table(server: ByomProcess, kind: str) -> None:
+    # PyMySQL's DictCursor keys a repeated name by the table the server names.
+    with server.connect() as connection:
+        with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(
+                f"SELECT t.*, p.* FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+                "ORDER BY t.sqft, t.initial_price LIMIT 1"
+            )
+            row = cursor.fetchone()
+
+    first = min(source_rows(kind), key=lambda r: (r["sqft"], r["initial_price"]))
+    assert row == {**first, "p.number_of_rooms": rooms(first["initial_price"])}

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from byom.backends.base import ModelBackend, Prediction
@@ -42,10 +42,15 @@ Row = tuple[Any, ...]
 
 @dataclass
 class QueryResult:
-    """Typed result columns and the stream of row batches that fill them."""
+    """Typed result columns and the stream of row batches that fill them.
+
+    ``tables`` names, for each column, the table or predictor alias it comes
+    from ("" for an expression), when the plan knows; empty otherwise.
+    """
 
     columns: list[tuple[str, SqlType]]
     batches: AsyncIterator[list[Row]]
+    tables: list[str] = field(default_factory=list)
 
 
 class _Caller:
@@ -165,7 +170,10 @@ class Executor:
 
         fetched = source.stream(plan.fetch_sql, plan.batch_rows)
         batches = ordered_map(fetched, score, plan.calls_in_flight)
-        return await _after_prediction(plan, _typed(plan.outputs), batches)
+        result = await _after_prediction(plan, _typed(plan.outputs), batches)
+        if plan.local is None:
+            result.tables = [_alias_of(plan, column) for column in plan.outputs]
+        return result
 
     async def _run_passthrough(self, plan: PassthroughPlan) -> QueryResult:
         stream = self._sources.get(plan.source).stream(plan.sql, plan.batch_rows)
@@ -327,6 +335,16 @@ def _cast_all(
             f"predictor '{predictor.name}' answered a value for "
             f"'{column.key}' that is not {column.sql_type.value}: {exc}"
         ) from None
+
+
+def _alias_of(plan: JoinPlan, column: OutputColumn) -> str:
+    # Table columns and echoed inputs come from the fetched row, the rest from
+    # a predictor; a constant input is the predictor's too.
+    if column.origin == "row":
+        return plan.table_alias
+    if column.origin == "model":
+        return plan.models[column.call].alias
+    return plan.models[0].alias if len(plan.models) == 1 else ""
 
 
 def _typed(outputs: list[OutputColumn]) -> list[tuple[str, SqlType]]:

@@ -67,19 +67,34 @@ _applied = False
 _BATCHES: weakref.WeakKeyDictionary[Any, AsyncIterator[Sequence[Sequence[Any]]]] = (
     weakref.WeakKeyDictionary()
 )
+# The table (or predictor alias) each column of such a result comes from, for
+# the column definitions; its ResultColumn cannot carry it either.
+_TABLES: weakref.WeakKeyDictionary[Any, Sequence[str]] = weakref.WeakKeyDictionary()
 
 
 def batched_result(
-    batches: AsyncIterator[Sequence[Sequence[Any]]], columns: Sequence[ResultColumn]
+    batches: AsyncIterator[Sequence[Sequence[Any]]],
+    columns: Sequence[ResultColumn],
+    tables: Sequence[str] = (),
 ) -> ResultSet:
     """A result whose rows arrive as batches (lists of row tuples).
 
     Its ``rows`` still yields single rows, for mimic's own code paths (the binary
-    protocol); the text protocol writer takes whole batches.
+    protocol); the text protocol writer takes whole batches. ``tables`` names
+    each column's table ("" for none), when known.
     """
     rows = _flatten(batches)
     _BATCHES[rows] = batches
+    if tables:
+        _TABLES[rows] = tables
     return ResultSet(rows=rows, columns=columns)
+
+
+def column_tables(result_set: ResultSet) -> Sequence[str | None]:
+    """The table each column of a result names in its definition (None: none)."""
+    rows = result_set.rows
+    found = _TABLES.get(rows) if inspect.isasyncgen(rows) else None
+    return list(found) if found else [None] * len(result_set.columns)
 
 
 async def _flatten(
@@ -172,7 +187,7 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
     batches = row_batches(result_set)
     try:
         first = await anext(batches, None)
-        _write_header(self, result_set.columns)
+        _write_header(self, result_set.columns, column_tables(result_set))
         columns = result_set.columns
         while first is not None:
             if first:
@@ -200,16 +215,19 @@ def row_batches(result_set: ResultSet) -> AsyncIterator[Sequence[Sequence[Any]]]
     return batches if batches is not None else _as_batches(rows)
 
 
-def _write_header(self: Any, columns: Sequence[ResultColumn]) -> None:
+def _write_header(
+    self: Any, columns: Sequence[ResultColumn], tables: Sequence[str | None]
+) -> None:
     header = [
         packets.make_column_count(
             capabilities=self.capabilities, column_count=len(columns)
         )
     ]
-    for column in columns:
+    for column, table in zip(columns, tables, strict=True):
         header.append(
             packets.make_column_definition_41(
                 server_charset=self.server_charset,
+                table=table,
                 name=column.name,
                 column_type=column.type,
                 character_set=column.character_set,

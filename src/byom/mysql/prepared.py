@@ -68,7 +68,7 @@ from byom.mysql.binary_rows import (
     unsigned_columns,
     write_packets,
 )
-from byom.mysql.compat import row_batches
+from byom.mysql.compat import column_tables, row_batches
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.patching import replace_methods
 from byom.sql.grammar import parse_statement
@@ -592,7 +592,7 @@ async def _write_result(
         first = await anext(batches, None)
         unsigned = unsigned_columns(columns, first or [])
         encode = row_encoder(columns, unsigned)
-        _write_columns(self, columns, unsigned)
+        _write_columns(self, columns, unsigned, column_tables(result))
         if cursor:
             stmt.cursor = _encoded_rows(first, batches, encode)
             await self.stream.write(
@@ -616,7 +616,10 @@ async def _write_result(
 
 
 def _write_columns(
-    self: Any, columns: Sequence[ResultColumn], unsigned: AbstractSet[int]
+    self: Any,
+    columns: Sequence[ResultColumn],
+    unsigned: AbstractSet[int],
+    tables: Sequence[str | None],
 ) -> None:
     header = [
         packets.make_column_count(
@@ -627,6 +630,7 @@ def _write_columns(
         header.append(
             packets.make_column_definition_41(
                 server_charset=self.server_charset,
+                table=tables[i],
                 name=column.name,
                 column_type=column.type,
                 character_set=column.character_set,

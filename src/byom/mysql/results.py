@@ -39,9 +39,11 @@ def _double_text(column: ResultColumn, value: Any) -> bytes:
 def typed_result(
     columns: list[tuple[str, SqlType]],
     batches: AsyncIterator[Sequence[Sequence[Any]]],
+    tables: list[str] | None = None,
 ) -> ResultSet:
-    """A streamed result set with explicit column types."""
-    return batched_result(batches, [result_column(n, t) for n, t in columns])
+    """A streamed result set with explicit column types (and tables, if known)."""
+    typed = [result_column(name, kind) for name, kind in columns]
+    return batched_result(batches, typed, tables or ())
 
 
 def static_result(

@@ -294,7 +294,7 @@ class ByomSession(Session):
             result = await self.app.select(
                 expression, self.database, self._query_timeout()
             )
-            return typed_result(result.columns, result.batches)
+            return typed_result(result.columns, result.batches, result.tables)
         raise NotSupportedError(f"this statement is not supported: {_first_words(sql)}")
 
     def _query_timeout(self) -> float | None:
@@ -323,10 +323,10 @@ class ByomSession(Session):
                 self.database = DEFAULT_PROJECT
         elif isinstance(statement, DescribePredictor):
             result = app.describe_predictor(statement.name, statement.project)
-            return typed_result(result.columns, result.batches)
+            return typed_result(result.columns, result.batches, result.tables)
         else:
             result = await app.select(show_predictors_query(statement), DEFAULT_PROJECT)
-            return typed_result(result.columns, result.batches)
+            return typed_result(result.columns, result.batches, result.tables)
         return None
 
     async def use(self, database: str) -> None:

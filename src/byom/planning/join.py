@@ -159,6 +159,7 @@ def plan_join(
         batch_bytes=limits.batch_bytes,
         calls_in_flight=limits.calls_in_flight,
         local=step,
+        table_alias=shape.left.alias,
     )
 
 

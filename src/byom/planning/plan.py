@@ -151,6 +151,7 @@ class JoinPlan:
     batch_bytes: int = 0
     notes: list[str] = field(default_factory=list)
     local: LocalStep | None = None
+    table_alias: str = ""
 
     @property
     def predictor(self) -> Predictor:

@@ -353,3 +353,34 @@ def test_columns_name_their_table(server: ByomProcess, kind: str) -> None:
 
     first = min(source_rows(kind), key=lambda r: (r["sqft"], r["initial_price"]))
     assert row == {**first, "p.number_of_rooms": rooms(first["initial_price"])}
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_filters_and_groups_on_predictions(server: ByomProcess, kind: str) -> None:
+    _, rows = fetch(
+        server,
+        "SELECT t.location, count(*) AS n, sum(p.number_of_rooms) AS total "
+        f"FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+        "WHERE p.number_of_rooms > 1 AND t.sqft > 500 "
+        "GROUP BY t.location ORDER BY t.location",
+    )
+
+    groups: dict[str, list[int]] = {}
+    for r in source_rows(kind):
+        if rooms(r["initial_price"]) > 1 and r["sqft"] > 500:
+            groups.setdefault(r["location"], []).append(rooms(r["initial_price"]))
+    expected = [(name, len(v), sum(v)) for name, v in sorted(groups.items())]
+    assert [(loc, n, int(total)) for loc, n, total in rows] == expected
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_constant_input_and_limit(server: ByomProcess, kind: str) -> None:
+    _, rows = fetch(
+        server,
+        "SELECT t.sqft, p.initial_price, p.number_of_rooms "
+        f"FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+        "WHERE p.initial_price = 3001 ORDER BY t.sqft DESC, t.initial_price LIMIT 4",
+    )
+
+    top = sorted(source_rows(kind), key=lambda r: (-r["sqft"], r["initial_price"]))
+    assert rows == [(r["sqft"], 3001, rooms(3001)) for r in top[:4]]

@@ -93,13 +93,21 @@ def test_query_using_sets_rows_per_call(
     assert rows_per_call(fake, name) == split(len(PRICES), 90)
 
 
-def test_query_using_for_another_alias_changes_nothing(
-    byom: ByomProcess, fake: ScriptedEndpoints
+@pytest.mark.parametrize(
+    "using",
+    [
+        pytest.param("p.batch_rows = 90, batch_rows = 250", id="alias-key-first"),
+        pytest.param("batch_rows = 250, p.batch_rows = 90", id="alias-key-last"),
+    ],
+)
+def test_key_for_the_alias_wins(
+    byom: ByomProcess, fake: ScriptedEndpoints, using: str
 ) -> None:
-    sql = predictor(byom, fake, "other_alias")
+    name = "wins_" + ("first" if using.startswith("p.") else "last")
+    sql = predictor(byom, fake, name)
 
-    assert sorted(byom.query(f"{sql} USING q.batch_rows = 90")) == expected_rows()
-    assert rows_per_call(fake, "other_alias") == split(len(PRICES), 400)
+    assert sorted(byom.query(f"{sql} USING {using}")) == expected_rows()
+    assert rows_per_call(fake, name) == split(len(PRICES), 90)
 
 
 def test_batch_bytes_splits_calls_by_body_size(
@@ -217,3 +225,21 @@ def test_join_using_column_is_not_the_clause(byom: ByomProcess) -> None:
     )
 
     assert rows == [(0,)]
+
+
+def test_each_predictor_keeps_its_own_call_size(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    predictor(byom, fake, "first_of_two")
+    predictor(byom, fake, "second_of_two", "batch_rows = 700")
+    sql = (
+        "SELECT t.initial_price, a.number_of_rooms, b.number_of_rooms "
+        "FROM mydb.test_data.home_rentals AS t JOIN mindsdb.first_of_two AS a "
+        "JOIN mindsdb.second_of_two AS b USING a.batch_rows = 100"
+    )
+
+    rows = byom.query(sql)
+
+    assert sorted(rows) == sorted((p, p % 4, p % 4) for p in PRICES)
+    assert rows_per_call(fake, "first_of_two") == split(len(PRICES), 100)
+    assert rows_per_call(fake, "second_of_two") == split(len(PRICES), 700)

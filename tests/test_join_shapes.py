@@ -11,8 +11,10 @@ demo, a real MariaDB and a real PostgreSQL. Predictors p and q are served by
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -384,3 +386,158 @@ def test_constant_input_and_limit(server: ByomProcess, kind: str) -> None:
 
     top = sorted(source_rows(kind), key=lambda r: (-r["sqft"], r["initial_price"]))
     assert rows == [(r["sqft"], 3001, rooms(3001)) for r in top[:4]]
+
+
+def test_wrapping_query_cuts_the_join_to_its_limit(server: ByomProcess) -> None:
+    sql = (
+        "SELECT * FROM (SELECT t.sqft, p.number_of_rooms FROM "
+        f"{TABLES['sqlite']} AS t JOIN mindsdb.p AS p) AS v LIMIT 3 OFFSET 1"
+    )
+    _, plan = fetch(server, f"EXPLAIN {sql}")
+    _, rows = fetch(server, sql)
+
+    assert plan[0] == (
+        "fetch from mydb: SELECT t.sqft, t.initial_price, t.rental_price "
+        "FROM test_data.home_rentals AS t LIMIT 4",
+    )
+    table = source_rows("sqlite")
+    assert rows == [(r["sqft"], rooms(r["initial_price"])) for r in table[1:4]]
+
+
+def test_two_levels_of_wrapping(server: ByomProcess) -> None:
+    _, rows = fetch(
+        server,
+        "SELECT count(*) FROM (SELECT * FROM (SELECT t.sqft, p.number_of_rooms "
+        f"FROM {TABLES['sqlite']} AS t JOIN mindsdb.p AS p) AS v "
+        "WHERE number_of_rooms > 1) AS w",
+    )
+
+    expected = sum(1 for r in source_rows("sqlite") if rooms(r["initial_price"]) > 1)
+    assert rows == [(expected,)]
+
+
+@pytest.mark.parametrize(
+    ("limit", "count"),
+    [
+        pytest.param("LIMIT 18446744073709551615", 5000, id="mysql-to-the-end"),
+        pytest.param("LIMIT 4998, 18446744073709551615", 2, id="offset-to-the-end"),
+        pytest.param("LIMIT 9223372036854775808", 5000, id="past-2-63"),
+    ],
+)
+@pytest.mark.parametrize("kind", SOURCES)
+def test_huge_limits_mean_every_row(
+    server: ByomProcess, kind: str, limit: str, count: int
+) -> None:
+    total = len(source_rows(kind))
+    expected = count if kind == "sqlite" else total - (5000 - count)
+    plain = fetch(server, f"SELECT sqft FROM {TABLES[kind]} {limit}")[1]
+    joined = fetch(
+        server,
+        f"SELECT p.number_of_rooms FROM {TABLES[kind]} AS t JOIN mindsdb.p AS p "
+        f"{limit}",
+    )[1]
+
+    assert (len(plain), len(joined)) == (expected, expected)
+
+
+@pytest.mark.parametrize(
+    ("sql", "code", "message"),
+    [
+        pytest.param(
+            "SELECT * FROM (SELECT t.number_of_rooms, p.number_of_rooms FROM "
+            f"{TABLES['sqlite']} AS t JOIN mindsdb.p AS p) AS v",
+            1060,
+            "Duplicate column name 'number_of_rooms'",
+            id="wrapped-duplicate-names",
+        ),
+        pytest.param(
+            f"SELECT * FROM (SELECT t.*, p.* FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p) AS v LIMIT 2",
+            1060,
+            "Duplicate column name 'number_of_rooms'",
+            id="wrapped-qualified-stars",
+        ),
+        pytest.param(
+            f"SELECT * FROM (SELECT * FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p) LIMIT 2",
+            1248,
+            "Every derived table must have its own alias",
+            id="wrapped-without-alias",
+        ),
+        pytest.param(
+            f"SELECT nosuch FROM (SELECT * FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p) AS v",
+            1054,
+            "Unknown column 'nosuch' in 'field list'",
+            id="wrapped-unknown-column",
+        ),
+        pytest.param(
+            f"SELECT sqft FROM {TABLES['sqlite']} LIMIT -1",
+            1064,
+            "You have an error in your SQL syntax; LIMIT takes a whole number of "
+            "rows from 0 to 18446744073709551615, not -1",
+            id="negative-limit",
+        ),
+        pytest.param(
+            f"SELECT p.number_of_rooms FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p LIMIT 1.5",
+            1064,
+            "You have an error in your SQL syntax; LIMIT takes a whole number of "
+            "rows from 0 to 18446744073709551615, not 1.5",
+            id="fractional-limit",
+        ),
+        pytest.param(
+            f"SELECT p.number_of_rooms FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p USING q.batch_rows = 10",
+            1210,
+            "USING q.batch_rows names 'q', which is not a predictor of this query",
+            id="using-for-another-predictor",
+        ),
+        pytest.param(
+            f"SELECT p.number_of_rooms FROM {TABLES['sqlite']} AS t "
+            "JOIN mindsdb.p AS p USING batch_rows = 99999999999999999999999",
+            1210,
+            "USING batch_rows must be at most 10000000 (rows per predict call), "
+            "not 99999999999999999999999",
+            id="using-huge-batch-rows",
+        ),
+    ],
+)
+def test_wrapping_and_limit_refusals(
+    server: ByomProcess, sql: str, code: int, message: str
+) -> None:
+    with pytest.raises(pymysql.MySQLError) as caught:
+        fetch(server, sql)
+
+    assert caught.value.args == (code, message)
+
+
+def test_cte_over_an_integration(server: ByomProcess) -> None:
+    _, rows = fetch(
+        server,
+        f"WITH x AS (SELECT sqft FROM {TABLES['sqlite']} WHERE sqft > 1000) "
+        "SELECT count(*) FROM x",
+    )
+
+    assert rows == [(sum(1 for r in source_rows("sqlite") if r["sqft"] > 1000),)]
+
+
+def test_create_table_refuses_duplicate_names(
+    server: ByomProcess, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.sqlite"
+    sqlite3.connect(target).close()
+    server.query(
+        "CREATE DATABASE dup_out WITH ENGINE = 'sqlite', "
+        f'PARAMETERS = {{"db_file": "{target}"}}'
+    )
+
+    with pytest.raises(pymysql.MySQLError) as caught:
+        server.query(
+            "CREATE TABLE dup_out.scores (SELECT t.number_of_rooms, "
+            f"p.number_of_rooms FROM {TABLES['sqlite']} AS t JOIN mindsdb.p AS p)"
+        )
+
+    assert caught.value.args == (1060, "Duplicate column name 'number_of_rooms'")
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []

@@ -31,6 +31,7 @@ from byom.errors import (
     ByomError,
     NotSupportedError,
     NotUniqueTableError,
+    SqlSyntaxError,
     UnknownColumnError,
     UnknownDatabaseError,
     UnknownTableError,
@@ -877,8 +878,9 @@ REFUSALS = [
     ),
     refused(
         "SELECT * FROM p WHERE initial_price = 1 LIMIT @n",
-        NotSupportedError,
-        "LIMIT must be a whole number, got: @n",
+        SqlSyntaxError,
+        "You have an error in your SQL syntax; LIMIT takes a whole number of rows "
+        "from 0 to 18446744073709551615, not @n",
         id="single-limit-not-a-number",
     ),
     refused(
@@ -899,7 +901,7 @@ REFUSALS = [
     refused(
         f"SELECT t.sqft {JOIN} WHERE tb.initial_price = 1 AND tb.Initial_Price = 2",
         NotSupportedError,
-        "column 'initial_price' is given twice in the WHERE",
+        "input 'initial_price' is given twice in the query",
         id="join-constant-input-given-twice",
     ),
     refused(
@@ -1005,7 +1007,7 @@ REFUSALS = [
     refused(
         f"SELECT t.sqft {JOIN} ON t.sqft = tb.initial_price WHERE tb.initial_price = 3",
         NotSupportedError,
-        "column 'initial_price' is given twice in the WHERE",
+        "input 'initial_price' is given twice in the query",
         id="join-on-and-constant-for-one-input",
     ),
     refused(

@@ -13,6 +13,7 @@ packets in one place (``byom.mysql.session``)::
     ├── AmbiguousColumnError       1052 23000  a column name matches two tables
     ├── NotUniqueTableError        1066 42000  two tables share one alias
     ├── DerivedAliasError          1248 42000  a subquery in FROM has no alias
+    ├── DuplicateColumnError       1060 42S21  a derived or new table repeats a name
     ├── AlreadyExistsError         1050 42S01  integration, predictor or table exists
     ├── ColumnCountError           1136 21S01  INSERT columns and query columns differ
     ├── WrongArgumentsError        1210 HY000  a bad USING or PARAMETERS value
@@ -99,6 +100,13 @@ class DerivedAliasError(ByomError):
 
     code = 1248
     sqlstate = "42000"
+
+
+class DuplicateColumnError(ByomError):
+    """A derived table or a table to create has two columns of one name."""
+
+    code = 1060
+    sqlstate = "42S21"
 
 
 class AlreadyExistsError(ByomError):

@@ -27,6 +27,13 @@ CALL_OPTION_KEYS = ("batch_rows", "batch_bytes", "calls_in_flight", "predict_tim
 
 # Keys that take a whole number, and the least value each allows.
 _WHOLE_MINIMUM = {"batch_rows": 1, "batch_bytes": 0, "calls_in_flight": 1}
+# The most each whole-number key allows: far past any sensible value, and small
+# enough for every count and buffer size they end up in.
+_WHOLE_MAXIMUM = {
+    "batch_rows": 10_000_000,
+    "batch_bytes": 1 << 40,
+    "calls_in_flight": 1024,
+}
 _MEANING = {
     "batch_rows": "rows per predict call",
     "batch_bytes": "bytes, 0 for no byte limit",
@@ -75,19 +82,24 @@ def check_call_options(options: dict[str, Any]) -> dict[str, Any]:
     checked = dict(options)
     for key, minimum in _WHOLE_MINIMUM.items():
         if key in checked:
-            checked[key] = _whole(key, checked[key], minimum)
+            checked[key] = _whole(key, checked[key], minimum, _WHOLE_MAXIMUM[key])
     if "predict_timeout" in checked:
         timeout = checked["predict_timeout"]
         checked["predict_timeout"] = _seconds("predict_timeout", timeout)
     return checked
 
 
-def _whole(key: str, value: Any, minimum: int) -> int:
+def _whole(key: str, value: Any, minimum: int, maximum: int) -> int:
     number = _number(value)
     if number is None or number != int(number) or number < minimum:
         kind = "a positive integer" if minimum > 0 else "an integer, 0 or more"
         raise WrongArgumentsError(
             f"USING {key} must be {kind} ({_MEANING[key]}), not {_shown(value)}"
+        )
+    if number > maximum:
+        raise WrongArgumentsError(
+            f"USING {key} must be at most {maximum} ({_MEANING[key]}), "
+            f"not {_shown(value)}"
         )
     return int(number)
 

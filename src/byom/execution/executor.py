@@ -67,8 +67,8 @@ class _Caller:
         self._names = [name for name, _ in call.inputs] + list(call.constants)
         self._positions = [index for _, index in call.inputs]
         self._constants = tuple(call.constants.values())
-        self._batch_rows = plan.batch_rows
-        self._batch_bytes = plan.batch_bytes
+        self._batch_rows = call.batch_rows
+        self._batch_bytes = call.batch_bytes
 
     async def score(self, rows: list[Row]) -> Prediction:
         """The model's answer for every row, in order."""

@@ -11,7 +11,6 @@ MySQL's default collations.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,12 @@ from sqlglot import exp
 
 from byom.errors import ByomError, NotSupportedError, UnknownColumnError
 from byom.execution.executor import QueryResult
-from byom.execution.local_step import CONNECTION_CONFIG, converter, result_type
+from byom.execution.local_step import (
+    CONNECTION_CONFIG,
+    MISSING_COLUMN,
+    converter,
+    result_type,
+)
 from byom.planning.local_query import column_name, is_plain, named
 from byom.types import SqlType
 
@@ -34,10 +38,6 @@ _COLUMN_TYPES = {
     SqlType.DATETIME: "TIMESTAMP",
     SqlType.DATE: "DATE",
 }
-
-
-# How DuckDB names a column it cannot find.
-_MISSING_COLUMN = re.compile(r'Referenced column "([^"]*)" not found')
 
 
 def run_local(
@@ -121,9 +121,10 @@ def _in_database(
 def _error(exc: duckdb.Error, database: str) -> ByomError:
     # DuckDB's first line names the culprit; the rest is a caret drawing.
     reason = str(exc).splitlines()[0]
-    missing = _MISSING_COLUMN.search(reason)
+    missing = MISSING_COLUMN.search(reason)
     if isinstance(exc, duckdb.BinderException) and missing is not None:
-        return UnknownColumnError(f"Unknown column '{missing[1]}' in 'field list'")
+        name = missing[1] or missing[2]
+        return UnknownColumnError(f"Unknown column '{name}' in 'field list'")
     return NotSupportedError(f"cannot run this query on {database}: {reason}")
 
 

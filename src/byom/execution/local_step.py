@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import decimal
 import logging
+import re
 import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 from duckdb.sqltypes import DuckDBPyType
 
-from byom.errors import ByomError, NotSupportedError
+from byom.errors import ByomError, NotSupportedError, UnknownColumnError
 from byom.planning.local_query import SOURCE_RELATION, model_relation
 from byom.planning.plan import LocalStep, OutputColumn
 from byom.types import SqlType, cast_value
@@ -93,6 +94,11 @@ _RESULT_TYPES = {
     "blob": SqlType.BLOB,
     "null": SqlType.NULL,
 }
+
+# How DuckDB names a column it cannot find.
+MISSING_COLUMN = re.compile(
+    r'Referenced column "([^"]*)" not found|does not have a column named "([^"]*)"'
+)
 
 # DuckDB errors that mean the query itself is not something byom can run.
 _REFUSALS = (
@@ -247,6 +253,10 @@ class LocalQuery:
 
     def _error(self, exc: duckdb.Error) -> ByomError:
         reason = str(exc).split("\n", 1)[0]
+        missing = MISSING_COLUMN.search(reason)
+        if isinstance(exc, duckdb.BinderException) and missing is not None:
+            name = missing[1] or missing[2]
+            return UnknownColumnError(f"Unknown column '{name}' in 'field list'")
         culprit = self._culprit()
         where = f"'{culprit}'" if culprit else "the query"
         kind = NotSupportedError if isinstance(exc, _REFUSALS) else ByomError

@@ -28,6 +28,7 @@ from byom.errors import (
     UnknownColumnError,
 )
 from byom.execution.executor import QueryResult, Row
+from byom.planning.derived import refuse_duplicate_names
 from byom.sources.source import DataSource
 from byom.sql.write_statements import WriteBack
 
@@ -57,6 +58,7 @@ async def write_back(
     batches = result.batches
     try:
         if table is None:
+            refuse_duplicate_names([name for name, _ in result.columns])
             table = await source.create_table(
                 statement.table, statement.schema, result.columns
             )

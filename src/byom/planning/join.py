@@ -111,10 +111,15 @@ def plan_join(
     shape: JoinShape,
     table_columns: list[tuple[str, SqlType]],
     dialect: str,
-    limits: CallLimits,
+    limits: list[CallLimits],
     max_local_rows: int,
 ) -> JoinPlan:
-    """The plan of a join, given the columns the left relation has."""
+    """The plan of a join, given the columns the left relation has.
+
+    ``limits`` are each predictor's, in order: a call of each carries its own
+    rows and bytes; one fetch feeds them all, in batches of the largest call,
+    and the fewest calls in flight any of them allows bound the query.
+    """
     _refuse_same_alias(shape)
     _refuse_clauses(select)
     resolver = _Resolver(shape, table_columns)
@@ -136,7 +141,10 @@ def plan_join(
     else:
         for item in select.expressions:
             outputs.extend(resolver.outputs(item, fetched))
-    calls = [resolver.call(model, fetched) for model in resolver.models]
+    calls = [
+        resolver.call(model, fetched, limit)
+        for model, limit in zip(resolver.models, limits, strict=True)
+    ]
     if not fetched:
         # Every input is a constant and the query reads no table column;
         # one column is still fetched, for the rows to score.
@@ -155,9 +163,8 @@ def plan_join(
         source=shape.left.integration,
         fetch_sql=fetch_sql.sql(dialect=dialect),
         outputs=outputs,
-        batch_rows=limits.batch_rows,
-        batch_bytes=limits.batch_bytes,
-        calls_in_flight=limits.calls_in_flight,
+        batch_rows=max(limit.batch_rows for limit in limits),
+        calls_in_flight=min(limit.calls_in_flight for limit in limits),
         local=step,
         table_alias=shape.left.alias,
     )
@@ -358,7 +365,7 @@ class _Resolver:
         if real.lower() not in model.inputs:
             return False  # the target or another output: a filter
         if real in model.constants or real in model.mapped:
-            raise NotSupportedError(f"column '{real}' is given twice in the WHERE")
+            raise NotSupportedError(f"input '{real}' is given twice in the query")
         model.constants[real] = literal_value(value, condition)
         return True
 
@@ -377,8 +384,8 @@ class _Resolver:
             )
         return found[0]
 
-    def call(self, model: _Model, fetched: list[str]) -> ModelCall:
-        """What one predictor is sent for each fetched row."""
+    def call(self, model: _Model, fetched: list[str], limits: CallLimits) -> ModelCall:
+        """What one predictor is sent for each fetched row, and in what calls."""
         inputs = [
             (name, _fetch_index(fetched, self.input_source(model, name)))
             for name in model.predictor.inputs
@@ -389,6 +396,8 @@ class _Resolver:
             alias=model.alias,
             inputs=inputs,
             constants=dict(model.constants),
+            batch_rows=limits.batch_rows,
+            batch_bytes=limits.batch_bytes,
         )
 
     def model_output_column(

@@ -111,15 +111,18 @@ class ModelCall:
 
     ``inputs`` pairs each model input name with the position of its value in
     the fetched row; ``constants`` are the inputs given as ``p.input =
-    constant``, the same on every row.
+    constant``, the same on every row. A call carries at most ``batch_rows``
+    rows and about ``batch_bytes`` bytes of them (0: no byte limit).
     """
 
     predictor: Predictor
     alias: str
     inputs: list[tuple[str, int]]
     constants: dict[str, Any] = field(default_factory=dict)
+    batch_rows: int = 10_000
+    batch_bytes: int = 0
 
-    def describe(self, batch_rows: int, calls_in_flight: int) -> str:
+    def describe(self, calls_in_flight: int) -> str:
         """One readable line."""
         names = [name for name, _ in self.inputs]
         names += [f"{name} = {value!r}" for name, value in self.constants.items()]
@@ -127,7 +130,7 @@ class ModelCall:
         return (
             f"predict with {predictor.name} ({predictor.format} at "
             f"{redact_url(predictor.predict_url)}): inputs {', '.join(names)}; "
-            f"{batch_rows} rows per call, {calls_in_flight} calls in flight"
+            f"{self.batch_rows} rows per call, {calls_in_flight} calls in flight"
         )
 
 
@@ -136,10 +139,10 @@ class JoinPlan:
     """``table JOIN predictor``: fetch rows, score them in batches, join by position.
 
     ``fetch_sql`` runs on ``source`` in its dialect, with the table-only filters,
-    order and limit pushed into it. Each of ``models`` scores every fetched row
-    (two predictors: both, concurrently). A call carries at most ``batch_rows``
-    rows and about ``batch_bytes`` bytes of them (0: no byte limit). With a
-    ``local`` step, ``outputs`` are the joined rows that step reads.
+    order and limit pushed into it, in batches of ``batch_rows``. Each of
+    ``models`` scores every fetched row (two predictors: both, concurrently),
+    with at most ``calls_in_flight`` batches scored at once. With a ``local``
+    step, ``outputs`` are the joined rows that step reads.
     """
 
     models: list[ModelCall]
@@ -148,7 +151,6 @@ class JoinPlan:
     outputs: list[OutputColumn]
     batch_rows: int
     calls_in_flight: int
-    batch_bytes: int = 0
     notes: list[str] = field(default_factory=list)
     local: LocalStep | None = None
     table_alias: str = ""
@@ -165,7 +167,7 @@ class JoinPlan:
             if self.local is not None
             else "output: " + ", ".join(c.name for c in self.outputs)
         )
-        calls = [m.describe(self.batch_rows, self.calls_in_flight) for m in self.models]
+        calls = [m.describe(self.calls_in_flight) for m in self.models]
         return [
             f"fetch from {self.source}: {self.fetch_sql}",
             *calls,
@@ -213,7 +215,7 @@ class DerivedPlan:
     ``local`` reads the inner plan's result columns as one relation.
     """
 
-    inner: PredictorPlan
+    inner: PredictorPlan | DerivedPlan
     local: LocalStep
 
     @property

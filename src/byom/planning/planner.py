@@ -28,7 +28,7 @@ from byom.errors import (
     UnknownTableError,
     WrongArgumentsError,
 )
-from byom.planning.derived import plan_derived
+from byom.planning.derived import limit_to_push, plan_derived
 from byom.planning.join import (
     TABLE,
     CallLimits,
@@ -39,6 +39,7 @@ from byom.planning.join import (
     SourceTable,
     plan_join,
 )
+from byom.planning.limits import checked_limits
 from byom.planning.plan import (
     CatalogPlan,
     PassthroughPlan,
@@ -79,11 +80,14 @@ class Planner:
         """
         if options is None:
             options = query.meta.get(USING_META)
+        checked_limits(query)
         if isinstance(query, exp.Select):
             inner = _derived_from(query)
-            if inner is not None and self._reads_a_predictor(
-                _direct_tables(inner), database
-            ):
+            if inner is not None and self._reads_prediction(inner, database):
+                needed = limit_to_push(query)
+                if needed is not None:
+                    # Only the first rows are read, so only they are scored.
+                    inner = _cut_to(inner, needed)
                 planned = await self.plan(inner, database, options)
                 return plan_derived(query, planned, self._settings.max_local_rows)
             if self._reads_a_predictor(_direct_tables(query), database):
@@ -132,6 +136,7 @@ class Planner:
             else:
                 raise NotSupportedError(_COMBINATIONS)
 
+        _refuse_unknown_qualifiers(options, models)
         if left is None:
             if len(models) > 1:
                 raise NotSupportedError(_COMBINATIONS)
@@ -160,14 +165,11 @@ class Planner:
             self._settings.max_local_rows,
         )
 
-    def _limits(self, models: list[PredictorRef]) -> CallLimits:
-        # One fetch feeds every predictor, so the strictest of them sets it.
+    def _limits(self, models: list[PredictorRef]) -> list[CallLimits]:
         limits = [call_options(m.predictor, self._settings) for m in models]
-        return CallLimits(
-            batch_rows=min(o.batch_rows for o in limits),
-            batch_bytes=min(o.batch_bytes or _NO_LIMIT for o in limits) % _NO_LIMIT,
-            calls_in_flight=min(o.calls_in_flight for o in limits),
-        )
+        return [
+            CallLimits(o.batch_rows, o.batch_bytes, o.calls_in_flight) for o in limits
+        ]
 
     def _item(self, item: exp.Expression, database: str | None) -> object:
         """What one FROM or JOIN item is: a table, a predictor or a subquery."""
@@ -188,6 +190,13 @@ class Planner:
         integration, rewritten = self._for_source(inner, tables, sources)
         assert isinstance(rewritten, exp.Query)
         return DerivedTable(integration, rewritten, item.alias)
+
+    def _reads_prediction(self, query: exp.Select, database: str | None) -> bool:
+        """True for a query on predictors, or one over such a query alone."""
+        if self._reads_a_predictor(_direct_tables(query), database):
+            return True
+        inner = _derived_from(query)
+        return inner is not None and self._reads_prediction(inner, database)
 
     def _reads_a_predictor(self, tables: list[exp.Table], database: str | None) -> bool:
         refs = [self._resolve(table, database) for table in tables]
@@ -282,25 +291,36 @@ _COMBINATIONS = (
     "other combinations are not supported yet"
 )
 
-# Stands for "no byte limit" while taking the smallest limit of several.
-_NO_LIMIT = 1 << 62
-
 
 def _with_options(ref: PredictorRef, options: dict[str, Any]) -> PredictorRef:
     """The predictor with the query's USING keys over its own (``p.key`` for one)."""
     if not options:
         return ref
     merged = dict(ref.predictor.options)
-    for key, value in options.items():
+    names = {ref.alias.lower(), ref.predictor.name.lower()}
+    # A key for this predictor (p.key) wins over one for every predictor.
+    for key, value in sorted(options.items(), key=lambda item: "." in item[0]):
         if key == QUERY_TIMEOUT:
             continue  # the whole query's, not a predictor's
         qualifier, _, name = key.rpartition(".")
-        if not qualifier or qualifier.lower() in {
-            ref.alias.lower(),
-            ref.predictor.name.lower(),
-        }:
+        if not qualifier or qualifier.lower() in names:
             merged[name] = value
     return PredictorRef(ref.predictor.replace(options=merged), ref.alias)
+
+
+def _refuse_unknown_qualifiers(
+    options: dict[str, Any], models: list[PredictorRef]
+) -> None:
+    known = {m.alias.lower() for m in models} | {
+        m.predictor.name.lower() for m in models
+    }
+    for key in options:
+        qualifier = key.rpartition(".")[0]
+        if qualifier and qualifier.lower() not in known:
+            raise WrongArgumentsError(
+                f"USING {key} names '{qualifier}', which is not a predictor of "
+                "this query"
+            )
 
 
 def _from_items(query: exp.Select) -> list[exp.Expression]:
@@ -365,5 +385,21 @@ def _within(node: exp.Expr, ancestor: exp.Expr) -> bool:
 
 def _direct_tables(query: exp.Select) -> list[exp.Table]:
     """The tables named in the query's own FROM and JOINs (not its subqueries)."""
-    items = _from_items(query)
-    return [item for item in items if isinstance(item, exp.Table) and item.name]
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    return [
+        item
+        for item in _from_items(query)
+        if isinstance(item, exp.Table)
+        and item.name
+        and (item.text("db") or item.name.lower() not in ctes)
+    ]
+
+
+def _cut_to(query: exp.Select, rows: int) -> exp.Select:
+    """The query returning at most its first rows (its own LIMIT, if smaller)."""
+    cut = query.copy()
+    limit = cut.args.get("limit")
+    current = limit.expression if limit is not None else None
+    if current is not None and current.is_int and int(current.name) <= rows:
+        return cut
+    return cut.limit(rows, copy=False)

@@ -19,6 +19,7 @@ from byom.sources.demo import generate_rows
 from tests.support.byom_process import ByomProcess
 from tests.support.fault_apps import Reply, ScriptedEndpoints
 from tests.test_backend_faults import create_sql, endpoint
+from tests.test_kill import WatchingModel
 
 PRICES = [row[5] for row in generate_rows()]
 JOIN = (
@@ -243,3 +244,34 @@ def test_each_predictor_keeps_its_own_call_size(
     assert sorted(rows) == sorted((p, p % 4, p % 4) for p in PRICES)
     assert rows_per_call(fake, "first_of_two") == split(len(PRICES), 100)
     assert rows_per_call(fake, "second_of_two") == split(len(PRICES), 700)
+
+
+def test_one_predictor_failing_ends_the_others_calls(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    watching = WatchingModel()
+    watching.start()
+    try:
+        predictor(byom, fake, "refusing_of_two")
+        byom.query(create_sql("hanging", "ray_server", watching.url("/predict")))
+        # The refusal comes once the other call is under way.
+        refusal = Reply(status=400, body=b"bad input", delay=0.5)
+        fake.script("refusing_of_two", "predict", refusal)
+        sql = (
+            "SELECT a.number_of_rooms, b.number_of_rooms FROM "
+            "mydb.test_data.home_rentals AS t JOIN mindsdb.refusing_of_two AS a "
+            "JOIN mindsdb.hanging AS b USING batch_rows = 5000"
+        )
+
+        with pytest.raises(pymysql.MySQLError) as caught:
+            byom.query(sql)
+
+        url = endpoint(fake, "refusing_of_two", "ray_server")
+        assert caught.value.args == (
+            1296,
+            f"predictor 'refusing_of_two': {url} answered HTTP 400: bad input",
+        )
+        assert watching.predict_started.is_set()
+        assert watching.predict_dropped.wait(5)
+    finally:
+        watching.stop()

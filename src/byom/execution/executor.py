@@ -162,10 +162,16 @@ class Executor:
             if len(callers) == 1:
                 predictions = [await callers[0].score(batch.rows)]
             else:
-                # Each predictor scores the batch at the same time as the others.
-                predictions = list(
-                    await asyncio.gather(*(c.score(batch.rows) for c in callers))
-                )
+                # Each predictor scores the batch at the same time as the others;
+                # one failing cancels the others' calls.
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        tasks = [
+                            group.create_task(c.score(batch.rows)) for c in callers
+                        ]
+                except ExceptionGroup as failed:
+                    raise failed.exceptions[0] from None
+                predictions = [task.result() for task in tasks]
             return _compose(plan, plan.outputs, batch.rows, predictions)
 
         fetched = source.stream(plan.fetch_sql, plan.batch_rows)

@@ -10,13 +10,16 @@ too, so splitting a batch never loses or reorders a prediction.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
+import mysql.connector
 import pymysql
 import pytest
 
 from byom.sources.demo import generate_rows
-from tests.support.byom_process import ByomProcess
+from tests.support.byom_process import USER, ByomProcess
 from tests.support.fault_apps import Reply, ScriptedEndpoints
 from tests.test_backend_faults import create_sql, endpoint
 from tests.test_kill import WatchingModel
@@ -275,3 +278,149 @@ def test_one_predictor_failing_ends_the_others_calls(
         assert watching.predict_dropped.wait(5)
     finally:
         watching.stop()
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        pytest.param("EXPLAIN", id="explain"),
+        pytest.param("DESCRIBE", id="describe"),
+    ],
+)
+def test_explain_shows_the_query_using(
+    byom: ByomProcess, fake: ScriptedEndpoints, verb: str
+) -> None:
+    name = f"explained_{verb.lower()}"
+    sql = predictor(byom, fake, name)
+
+    lines = byom.query(f"{verb} {sql} USING batch_rows = 7")
+
+    url = endpoint(fake, name, "ray_server")
+    assert lines == [
+        (
+            "fetch from mydb: SELECT t.initial_price, t.rental_price FROM "
+            "test_data.home_rentals AS t",
+        ),
+        (
+            f"predict with {name} (ray_server at {url}): inputs initial_price, "
+            "rental_price; 7 rows per call, 4 calls in flight",
+        ),
+        ("output: initial_price, number_of_rooms",),
+    ]
+    assert fake.calls(name, "predict") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "statement", "created"),
+    [
+        pytest.param("inserted", "INSERT INTO {db}.scores {query}", False, id="insert"),
+        pytest.param(
+            "inserted_in_parentheses",
+            "INSERT INTO {db}.scores (initial_price, rooms) ({query})",
+            False,
+            id="insert-parenthesised",
+        ),
+        pytest.param(
+            "created", "CREATE TABLE {db}.scores ({query})", True, id="create"
+        ),
+        pytest.param(
+            "created_as", "CREATE TABLE {db}.scores AS {query}", True, id="create-as"
+        ),
+    ],
+)
+def test_write_back_using_sets_rows_per_call(
+    byom: ByomProcess,
+    fake: ScriptedEndpoints,
+    tmp_path: Path,
+    name: str,
+    statement: str,
+    created: bool,
+) -> None:
+    # The options reach the query whose rows are written, not the INSERT.
+    query = predictor(byom, fake, name)
+    path = tmp_path / "written.sqlite"
+    with sqlite3.connect(path) as db:
+        if not created:
+            db.execute("CREATE TABLE scores (initial_price BIGINT, rooms BIGINT)")
+    byom.query(
+        f"CREATE DATABASE {name} WITH ENGINE = 'sqlite', "
+        f'PARAMETERS = {{"db_file": "{path}"}}'
+    )
+
+    sql = statement.format(db=name, query=query) + " USING batch_rows = 50"
+    with byom.connect(autocommit=True) as connection, connection.cursor() as cursor:
+        affected = cursor.execute(sql)
+    with sqlite3.connect(path) as db:
+        written = db.execute("SELECT * FROM scores").fetchall()
+    byom.query(f"DROP DATABASE {name}")
+
+    assert affected == len(PRICES)
+    assert sorted(written) == expected_rows()
+    assert rows_per_call(fake, name) == split(len(PRICES), 50)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT 1 USING batch_rows = 5", id="select-1"),
+        pytest.param("SELECT @@version USING batch_rows = 5", id="variable"),
+        pytest.param("SELECT 1 FROM DUAL WHERE 1 = 1 USING batch_rows = 5", id="dual"),
+        pytest.param("SELECT 'a' UNION SELECT 'b' USING batch_rows = 5", id="union"),
+        pytest.param(
+            "SELECT table_name FROM information_schema.tables USING batch_rows = 5",
+            id="information-schema",
+        ),
+        pytest.param("EXPLAIN SELECT 1 USING batch_rows = 5", id="explain"),
+    ],
+)
+def test_query_using_on_a_query_without_a_table_is_refused(
+    byom: ByomProcess, sql: str
+) -> None:
+    # Answered before the planner, which refuses the same USING on a table.
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query(sql)
+
+    assert caught.value.args == (
+        1210,
+        "USING after a query sets how its predictors are called; "
+        "this query reads no predictor",
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "line"),
+    [
+        pytest.param("DESCRIBE byom USING batch_rows = 2", 1, id="describe-table"),
+        pytest.param("SHOW TABLES\nUSING batch_rows = 2", 2, id="show"),
+        pytest.param(
+            "INSERT INTO mydb.t VALUES (1) USING batch_rows = 2", 1, id="insert-values"
+        ),
+    ],
+)
+def test_query_using_after_a_statement_without_a_query_is_a_syntax_error(
+    byom: ByomProcess, sql: str, line: int
+) -> None:
+    with pytest.raises(pymysql.MySQLError) as caught:
+        byom.query(sql)
+
+    assert caught.value.args == (
+        1064,
+        "You have an error in your SQL syntax; USING with call options follows "
+        "only a query (SELECT, EXPLAIN SELECT, INSERT ... SELECT, CREATE TABLE ... "
+        f"SELECT) near 'USING batch_rows = 2' at line {line}",
+    )
+
+
+def test_query_using_in_a_prepared_statement(
+    byom: ByomProcess, fake: ScriptedEndpoints
+) -> None:
+    sql = predictor(byom, fake, "prepared")
+    connection = mysql.connector.connect(
+        host="127.0.0.1", port=byom.port, user=USER, use_pure=True
+    )
+    with connection, connection.cursor(prepared=True) as cursor:
+        cursor.execute(f"{sql} WHERE t.initial_price > ? USING batch_rows = 33", (0,))
+        rows = sorted(cursor.fetchall())
+
+    assert rows == expected_rows()
+    assert rows_per_call(fake, "prepared") == split(len(PRICES), 33)

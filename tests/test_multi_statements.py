@@ -1,8 +1,10 @@
 """Several statements in one COM_QUERY, for clients that set CLIENT_MULTI_STATEMENTS.
 
 MySQL answers each statement in turn; every result but the last carries
-SERVER_MORE_RESULTS_EXISTS (0x0008), and an error ends the sequence. A client
-that did not set the flag is refused with 1235, as before.
+SERVER_MORE_RESULTS_EXISTS (0x0008), and an error ends the sequence. Trailing
+semicolons are dropped, a comment alone answers OK and an empty statement
+between two semicolons is a syntax error, as MariaDB 10.11 answers the same
+texts. A client that did not set the flag is refused with 1235, as before.
 """
 
 from __future__ import annotations
@@ -71,6 +73,109 @@ def test_an_error_ends_the_sequence(server: ByomProcess) -> None:
 
     assert caught.value.args == (1146, "Table 'mindsdb.nowhere' doesn't exist")
     assert after == ((None,),)
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        pytest.param(
+            "select 1; select nosuch from nowhere; select 3",
+            (1146, "Table 'mindsdb.nowhere' doesn't exist"),
+            id="unknown-table",
+        ),
+        pytest.param(
+            "select 1; selec 2; select 3",
+            (
+                1064,
+                "You have an error in your SQL syntax; Invalid expression / "
+                "Unexpected token near 'selec 2' at line 1",
+            ),
+            id="syntax-error",
+        ),
+    ],
+)
+def test_results_before_an_error_come_first(
+    server: ByomProcess, sql: str, error: tuple[int, str]
+) -> None:
+    # As in MySQL: statement 1's result (flagged MORE_RESULTS), then the error,
+    # and statement 3 never runs.
+    with _multi(server) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        first = cursor.fetchall()
+        with pytest.raises(pymysql.err.MySQLError) as caught:
+            cursor.nextset()
+        cursor.execute("SELECT 4")
+        after = cursor.fetchall()
+
+    assert first == ((1,),)
+    assert caught.value.args == error
+    assert after == ((4,),)
+
+
+@pytest.mark.parametrize(
+    ("sql", "results"),
+    [
+        pytest.param("SELECT 1;;", [(["1"], ((1,),))], id="trailing-semicolons"),
+        pytest.param("SELECT 1 ; \n ", [(["1"], ((1,),))], id="trailing-space"),
+        pytest.param(
+            "SELECT 1; -- the end", [(["1"], ((1,),)), 0], id="trailing-comment"
+        ),
+    ],
+)
+def test_trailing_semicolons_and_comments_as_in_mysql(
+    server: ByomProcess, sql: str, results: list[Any]
+) -> None:
+    # MySQL drops trailing semicolons and space; a comment alone answers OK.
+    with _multi(server) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        assert _results(cursor) == results
+
+
+@pytest.mark.parametrize(
+    ("sql", "first", "near"),
+    [
+        pytest.param(
+            "SELECT 1;; SELECT 2", ((1,),), "'; SELECT 2' at line 1", id="two"
+        ),
+        pytest.param(
+            "SELECT 1; /* c\n */; SELECT 2",
+            ((1,),),
+            "'; SELECT 2' at line 2",
+            id="comment-between",
+        ),
+        pytest.param(";SELECT 1", None, "';SELECT 1' at line 1", id="leading"),
+    ],
+)
+def test_an_empty_statement_is_a_syntax_error_after_those_before_it(
+    server: ByomProcess, sql: str, first: Any, near: str
+) -> None:
+    # MySQL's parser meets a semicolon where a statement should start.
+    rows = None
+    with _multi(server) as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.ProgrammingError) as caught:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            cursor.nextset()
+        cursor.execute("SELECT 3")
+        after = cursor.fetchall()
+
+    assert rows == first
+    assert caught.value.args == (
+        1064,
+        f"You have an error in your SQL syntax; a statement is empty near {near}",
+    )
+    assert caught.value.sqlstate == "42000"
+    assert after == ((3,),)
+
+
+def test_without_the_flag_a_trailing_comment_is_no_statement(
+    server: ByomProcess,
+) -> None:
+    with server.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1; -- the end")
+        rows = cursor.fetchall()
+
+    assert rows == ((1,),)
 
 
 def test_without_the_flag_several_statements_are_refused(server: ByomProcess) -> None:

@@ -7,6 +7,8 @@ upgrade that fixes or re-breaks a defect shows up here.
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,7 @@ from pymysql.constants import COMMAND, FIELD_TYPE
 from byom import __version__
 from tests.support.byom_process import USER, ByomProcess
 from tests.support.http_apps import GatedModel
+from tests.support.procs import wait_until
 from tests.support.raw_mysql import CLIENT_DEPRECATE_EOF, RawClient
 
 
@@ -403,3 +406,82 @@ def test_mariadb_cli_prints_the_headers_mysql_prints(shared_byom: ByomProcess) -
     assert done.stdout == (
         "DATABASE()\tVERSION()\tCURRENT_USER()\nmindsdb\t8.0.29-byom\tmindsdb@%\n"
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("", id="nothing"),
+        pytest.param("  \n\t ", id="white-space"),
+        pytest.param(";", id="semicolon"),
+        pytest.param(" ;; \n;", id="semicolons-and-space"),
+    ],
+)
+def test_empty_query_is_error_1065(shared_byom: ByomProcess, sql: str) -> None:
+    # Stock mimic answered OK. MySQL trims white space and trailing semicolons
+    # (alloc_query) and answers 1065 when nothing is left.
+    with shared_byom.connect() as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.MySQLError) as caught:
+            cursor.execute(sql)
+        cursor.execute("SELECT 1")
+        after = cursor.fetchall()
+
+    assert caught.value.args == (1065, "Query was empty")
+    assert caught.value.sqlstate == "42000"
+    assert after == ((1,),)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("-- nothing to run", id="dash-comment"),
+        pytest.param("# nothing to run", id="hash-comment"),
+        pytest.param("/* nothing to run */", id="c-comment"),
+        pytest.param("/* nothing */ ;", id="comment-and-semicolon"),
+    ],
+)
+def test_comment_alone_answers_ok(shared_byom: ByomProcess, sql: str) -> None:
+    # MySQL counts a comment alone as an empty query (Com_empty_query), no error.
+    with shared_byom.connect() as connection, connection.cursor() as cursor:
+        affected = cursor.execute(sql)
+        description = cursor.description
+
+    assert affected == 0
+    assert description is None
+
+
+def test_client_going_away_mid_result_is_one_info_line(byom: ByomProcess) -> None:
+    client = RawClient(byom.port)
+    client.handshake()
+    client.login(USER, b"")
+    # 25 million rows: far more than the socket buffers hold.
+    client.send_packet(
+        b"\x03SELECT a.*, b.sqft FROM mydb.test_data.home_rentals AS a "
+        b"JOIN mydb.test_data.home_rentals AS b",
+        seq=0,
+    )
+    for _ in range(100):
+        assert client.read_packet() is not None
+    # Closing with a zero linger time resets the connection.
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+    wait_until(lambda: "client went away" in byom.log(), 20, "the server's log line")
+    assert byom.query("SELECT 2") == [(2,)]
+    log = byom.log()
+    found = re.search(r"connection (\d+) query \d+: SELECT a\.\*, b\.sqft", log)
+    assert found is not None
+    connection = found.group(1)
+    lines = [
+        line.split(" ", 2)[2]
+        for line in log.splitlines()
+        if f"connection {connection}" in line and " DEBUG " not in line
+    ]
+    assert lines == [
+        f"INFO byom.mysql.session: connection {connection}: opened by {USER}",
+        f"INFO byom.mysql.commands: connection {connection}: client went away "
+        "mid-result",
+        f"INFO byom.mysql.session: connection {connection}: closed",
+    ]
+    assert "internal error" not in log
+    assert "ConnectionResetError" not in log

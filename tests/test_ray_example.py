@@ -8,6 +8,8 @@ server.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.support.procs import descendants, is_running, session_members
-from tests.support.ray_backend import RayServeProcess, post_json
+from tests.support.procs import (
+    descendants,
+    is_running,
+    kill_survivors,
+    session_members,
+    stop_process_tree,
+)
+from tests.support.ray_backend import SERVE_SCRIPT, RayServeProcess, post_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOME_RENTALS = (
@@ -118,6 +126,43 @@ def test_train_rejects_bad_requests(
     server: RayServeProcess, body: dict[str, Any], error: str
 ) -> None:
     assert post_json(server.train_url, body) == (400, {"error": error})
+
+
+def test_second_launcher_on_a_taken_port_refuses_to_start(
+    server: RayServeProcess, rentals: pd.DataFrame
+) -> None:
+    # Ray's proxy binds with SO_REUSEPORT: without the check, this copy started
+    # too and the kernel split requests between the two models.
+    command = [str(server.python), str(SERVE_SCRIPT), f"--port={server.port}"]
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTHONPATH")
+    }
+    second = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = second.communicate(timeout=60)
+    finally:
+        # Only if it started Ray after all: remove all it started.
+        stop_process_tree(second)
+        kill_survivors(session_members(second.pid), grace=5.0)
+
+    assert second.returncode == 1
+    assert stdout == b""
+    message = stderr.decode().split(" ", 2)[2]
+    assert message == (
+        f"byom.ray_serve ERROR port {server.port} on 127.0.0.1 is already taken "
+        "(Address already in use); another model server may be running there, "
+        "and Ray Serve would share the port with it. Stop it, or choose another "
+        "port with --port\n"
+    )
+    features = rentals.drop(columns=[TARGET]).head(PREDICT_ROWS)
+    status, _ = post_json(server.predict_url, {"df": _records(features)})
+    assert status == 200
 
 
 def test_stop_leaves_no_process(server: RayServeProcess) -> None:

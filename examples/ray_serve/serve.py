@@ -7,6 +7,10 @@ Run it with the Python of the Ray environment, for example
 The Ray cluster belongs to this process alone (no `ray start`), so stopping this
 process, and the processes it started, removes the whole cluster and touches no
 other Ray instance on the machine.
+
+The launcher refuses a port that something already listens on, before starting
+Ray: Ray's HTTP proxy binds with SO_REUSEPORT, so a second copy on the same port
+"started" as well, and the kernel split the requests between the two models.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -83,6 +88,33 @@ def install_stop_handlers() -> threading.Event:
     return stop
 
 
+class PortTakenError(RuntimeError):
+    """Something already listens on the port the proxy would use."""
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Bind host:port (without listening), or raise PortTakenError.
+
+    The socket is bound without SO_REUSEPORT, which fails while any socket
+    listens there, Ray's proxy included. It is held until just before Serve
+    binds its proxy, so a second launcher started meanwhile is refused too.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Connections of a server stopped a moment ago (TIME_WAIT) do not count.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortTakenError(
+            f"port {port} on {host} is already taken ({exc.strerror}); another "
+            "model server may be running there, and Ray Serve would share the "
+            "port with it. Stop it, or choose another port with --port"
+        ) from None
+    return sock
+
+
 def write_ready_file(path: Path, url: str) -> None:
     """Write the marker atomically, so a reader never sees it half written."""
     partial = path.with_name(path.name + ".partial")
@@ -96,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    try:
+        reserved = reserve_port(args.host, args.port)
+    except PortTakenError as exc:
+        logger.error("%s", exc)
+        return 1
     prepare_environment()
 
     import ray
@@ -114,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from model import app
 
+        reserved.close()
         serve.start(http_options={"host": args.host, "port": args.port})
         serve.run(app, name=args.app_name, route_prefix=args.route_prefix)
         url = f"http://{args.host}:{args.port}{args.route_prefix}"

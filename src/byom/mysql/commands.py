@@ -15,7 +15,12 @@ ends the connection whatever it is doing.
 
 A client that set CLIENT_MULTI_STATEMENTS may send several statements in one
 COM_QUERY (``multi_statements``); each result is written in turn, every one but
-the last flagged SERVER_MORE_RESULTS_EXISTS, and an error ends the sequence.
+the last flagged SERVER_MORE_RESULTS_EXISTS, and an error ends the sequence. A
+text with no statement in it is error 1065, as in MySQL.
+
+A client that goes away while its answer is being written (it closed or reset
+its socket mid-result) ends the connection with one INFO line: nothing failed
+in the server.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Capabilities, Commands
 
 from byom.mysql.affected_rows import affected_rows_of
-from byom.mysql.multi_statements import split_statements
+from byom.mysql.errors import to_mysql_error
+from byom.mysql.long_statements import run_off_loop
+from byom.mysql.multi_statements import Statements, split_statements, trim_query
 from byom.mysql.patching import replace_methods
 from byom.mysql.status_flags import set_more_results
 
@@ -57,6 +64,16 @@ _HANDLERS: dict[int, tuple[str, str]] = {
     Commands.COM_FIELD_LIST: ("handle_field_list", "Field List"),
     Commands.COM_STATISTICS: ("handle_statistics", "Statistics"),
 }
+
+
+def client_went_away(connection: Any, exc: BaseException) -> bool:
+    """Whether exc is the client's socket failing under a write (reset, closed).
+
+    A data source or model endpoint failing with a ConnectionError is not: its
+    error goes to the client, whose socket is still open.
+    """
+    writer = connection.stream.writer
+    return isinstance(exc, ConnectionError) and bool(writer.is_closing())
 
 
 def install() -> None:
@@ -102,6 +119,13 @@ async def _command_phase(self: Any) -> None:
             await _run_command(self, handler[0], rest)
         except MysqlError as exc:
             await self.stream.write(self.error(msg=exc.msg, code=exc.code))
+        except ConnectionError:
+            # Raised only by writes to the client's socket (see client_went_away):
+            # the client is gone, and so is the connection.
+            logger.info(
+                "connection %d: client went away mid-result", self.connection_id
+            )
+            return
         except asyncio.CancelledError:
             if self._kill != KillKind.QUERY:
                 raise
@@ -162,15 +186,24 @@ async def _handle_query(self: Any, data: bytes) -> None:
     com_query = packets.parse_com_query(
         capabilities=self.capabilities, client_charset=self.client_charset, data=data
     )
-    statements = [com_query.sql]
-    if Capabilities.CLIENT_MULTI_STATEMENTS in self.capabilities:
-        statements = split_statements(com_query.sql)
+    sql = trim_query(com_query.sql)
+    if not sql:
+        raise MysqlError("Query was empty", ErrorCode.EMPTY_QUERY)
+    statements: Statements = await run_off_loop(sql, split_statements, sql)
+    texts, error = statements.texts, statements.error
+    multi = Capabilities.CLIENT_MULTI_STATEMENTS in self.capabilities
+    if not multi and texts and len(texts) + (error is not None) > 1:
+        # The session refuses several statements from a client that did not ask.
+        texts, error = [sql], None
+
     try:
-        for index, sql in enumerate(statements):
-            set_more_results(self, index + 1 < len(statements))
-            await _answer_statement(self, sql, com_query.query_attrs)
+        for index, text in enumerate(texts):
+            set_more_results(self, index + 1 < len(texts) or error is not None)
+            await _answer_statement(self, text, com_query.query_attrs)
     finally:
         set_more_results(self, False)
+    if error is not None:
+        raise to_mysql_error(error, f"connection {self.connection_id}")
 
 
 async def _answer_statement(self: Any, sql: str, attrs: dict[str, str]) -> None:

@@ -195,6 +195,8 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
                 await self.stream.drain()
             first = await anext(batches, None)
     except Exception as exc:
+        if commands.client_went_away(self, exc):
+            raise
         # A failure after the header is sent still ends as an ERR packet, which
         # the protocol allows in place of the next row.
         raise to_mysql_error(exc, f"connection {self.connection_id}") from None

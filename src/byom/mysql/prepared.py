@@ -68,10 +68,12 @@ from byom.mysql.binary_rows import (
     unsigned_columns,
     write_packets,
 )
+from byom.mysql.commands import client_went_away
 from byom.mysql.compat import column_tables, row_batches
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.patching import replace_methods
 from byom.sql.grammar import parse_statement
+from byom.sql.select_using import attach_options, split_using
 
 if TYPE_CHECKING:
     from byom.mysql.session import ByomSession
@@ -213,12 +215,15 @@ def _parse_for_prepare(
             )
         parse_statement(sql)  # raises its syntax error, if any
         return None, 0
+    text, options = split_using(sql)
     try:
-        return prepare_tree(sql)
+        tree, count = prepare_tree(text)
     except (ParseError, TokenError):
         # The session phrases syntax errors exactly as for a text query.
         session._parse(sql)
         raise
+    attach_options(tree, options, sql)
+    return tree, count
 
 
 def _tokens(sql: str) -> list[Any]:
@@ -610,6 +615,8 @@ async def _write_result(
         raise
     except Exception as exc:
         await _close(batches)
+        if client_went_away(self, exc):
+            raise
         raise to_mysql_error(exc, f"connection {self.connection_id}") from None
     await _close(batches)
     await self.stream.write(self.ok_or_eof(affected_rows=0))

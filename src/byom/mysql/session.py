@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import re
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from mysql_mimic.connection import Connection
@@ -28,11 +28,17 @@ from mysql_mimic.variables import (
 )
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.executor import execute
 
 from byom import __version__
 from byom.app import Byom
 from byom.catalog.records import DEFAULT_PROJECT
-from byom.errors import ByomError, NotSupportedError, SqlSyntaxError
+from byom.errors import (
+    ByomError,
+    NotSupportedError,
+    SqlSyntaxError,
+    WrongArgumentsError,
+)
 from byom.mysql.affected_rows import affected_rows_result
 from byom.mysql.assignments import (
     fold_set,
@@ -43,6 +49,7 @@ from byom.mysql.column_labels import label_as_typed
 from byom.mysql.constant_queries import is_constant_query, run_constant_query
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.information_schema import InformationSchema
+from byom.mysql.long_statements import run_off_loop
 from byom.mysql.processes import Activity, client_host
 from byom.mysql.results import static_result, typed_result
 from byom.mysql.server_status import ServerStatus
@@ -52,7 +59,14 @@ from byom.mysql.status_flags import in_transaction_after
 from byom.mysql.table_ddl import ENGINE
 from byom.mysql.time_zones import SYSTEM, checked_time_zone, resolve_time_zone
 from byom.sql.grammar import parse_statement
-from byom.sql.select_using import USING_META, split_using
+from byom.sql.select_using import (
+    NO_PREDICTOR,
+    USING_META,
+    attach_options,
+    ends_with_using,
+    misplaced_using,
+    split_using,
+)
 from byom.sql.show import show_predictors_query
 from byom.sql.statements import (
     CreateDatabase,
@@ -89,6 +103,8 @@ _VARIABLES: dict[str, VariableSchema] = {
 }
 _GLOBAL_VARIABLES = GlobalVariables(_VARIABLES)
 _ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+# What mimic's FROM-less SELECT handler allows besides the projections.
+_STATIC_ARGS = {"expressions", "limit", "hint"}
 _query_ids = itertools.count(1)
 # Variables mimic sets from the handshake, which a COM_RESET_CONNECTION keeps.
 _HANDSHAKE_VARIABLES = ("character_set_client", "external_user")
@@ -192,29 +208,51 @@ class ByomSession(Session):
                 )
                 return await self._run_statement(statement)
             logger.debug("%s: %s", where, _first_words(sql))
-            return await super().handle_query(sql, attrs)
+            return await self._run_sql(sql, attrs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise to_mysql_error(exc, where) from None
 
+    async def _run_sql(self, sql: str, attrs: dict[str, str]) -> AllowedResult:
+        # Mimic's handle_query, with a long statement parsed in a worker thread.
+        self.timestamp = datetime.now(tz=self.timezone())
+        result = None
+        for expression in await run_off_loop(sql, self._parse, sql):
+            query = Query(
+                expression=expression,
+                sql=sql,
+                attrs=attrs,
+                _middlewares=self.middlewares,
+                _query=self.query,
+            )
+            result = await query.start()
+        return result
+
     def _parse(self, sql: str) -> list[exp.Expression]:
-        sql, options = split_using(sql)
+        text, options = split_using(sql)
         try:
-            expressions = super()._parse(sql)
+            expressions = super()._parse(text)
         except (ParseError, TokenError) as exc:
-            show = parse_show_where(sql)
-            if show is None:
-                raise SqlSyntaxError(_syntax_message(exc, sql)) from None
-            expressions = [show]
+            show = parse_show_where(text)
+            if show is not None:
+                expressions = [show]
+            elif ends_with_using(text):
+                raise misplaced_using(text) from None
+            else:
+                raise SqlSyntaxError(_syntax_message(exc, text)) from None
+        # sqlglot keeps a comment after the last semicolon as a statement of its own.
+        expressions = [e for e in expressions if not isinstance(e, exp.Semicolon)]
         if len(expressions) > 1:
             raise NotSupportedError(
                 "several statements in one query are not supported; "
                 "send them one at a time"
             )
-        if options:
+        if expressions:
             # Read by the planner, which gives them to the query's predictors.
-            expressions[0].meta[USING_META] = options
+            attach_options(expressions[0], options, sql)
+        elif options:
+            raise misplaced_using(sql)
         return expressions
 
     async def _transaction_middleware(self, q: Query) -> AllowedResult:
@@ -233,10 +271,16 @@ class ByomSession(Session):
         # Mimic's, with MySQL's values for USER() and CURRENT_USER(), and the
         # columns it replaces named as typed (mimic names them as sqlglot
         # renders them: DATABASE() became CURRENT_SCHEMA()).
+        # Both walk the whole tree: a worker thread's job for a long statement.
         functions = {**mysql_function_mapping(self), **self._user_functions()}
-        label_as_typed(q.expression, q.sql, functions)
-        with VariableProcessor(functions, self.variables, q.expression).set_variables():
+        await run_off_loop(q.sql, label_as_typed, q.expression, q.sql, functions)
+        processor = VariableProcessor(functions, self.variables, q.expression)
+        replaced = processor.set_variables()
+        await run_off_loop(q.sql, replaced.__enter__)
+        try:
             return await q.next()
+        finally:
+            replaced.__exit__(None, None, None)
 
     def _user_functions(self) -> dict[str, Any]:
         # USER() is the name the client gave at the host it came from;
@@ -261,11 +305,29 @@ class ByomSession(Session):
             q.expression = left
         return await q.next()
 
+    async def _static_query_middleware(self, q: Query) -> AllowedResult:
+        # Mimic's (a SELECT with nothing but its expressions and a LIMIT), run
+        # in a worker thread when long: sqlglot's executor takes seconds on a
+        # SELECT of 20,000 terms.
+        select = q.expression
+        if isinstance(select, exp.Select) and not any(
+            select.args.get(a) for a in set(exp.Select.arg_types) - _STATIC_ARGS
+        ):
+            _refuse_call_options(select)
+            result = await run_off_loop(q.sql, execute, select)
+            return result.rows, result.columns
+        return await q.next()
+
     async def _constant_query_middleware(self, q: Query) -> AllowedResult:
         if not is_constant_query(q.expression):
             return await q.next()
-        columns, rows = run_constant_query(q.expression)
+        _refuse_call_options(q.expression)
+        columns, rows = await run_off_loop(q.sql, run_constant_query, q.expression)
         return static_result(columns, rows)
+
+    async def _query_info_schema(self, expression: exp.Expression) -> AllowedResult:
+        _refuse_call_options(expression)
+        return await super()._query_info_schema(expression)
 
     async def _show_forms_middleware(self, q: Query) -> AllowedResult:
         answer = await answer_show(self, q.expression, q.sql)
@@ -384,6 +446,13 @@ class ByomSession(Session):
         """
         is_admin = getattr(self.connection.identity_provider, "is_admin", None)
         return is_admin is not None and bool(is_admin(self.username))
+
+
+def _refuse_call_options(query: exp.Expression) -> None:
+    # A query answered before the planner reads no predictor, as the planner
+    # would have said.
+    if query.meta.get(USING_META):
+        raise WrongArgumentsError(NO_PREDICTOR)
 
 
 def _syntax_message(exc: ParseError | TokenError, sql: str) -> str:

@@ -11,6 +11,7 @@ integration's tables only, which run there as they are.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,7 @@ class Planner:
                     "integration's tables"
                 )
             return CatalogPlan(query, sorted({r.name for r in systems}))
-        return self._plan_passthrough(query, tables, sources)
+        return await self._plan_passthrough(query, tables, sources)
 
     async def _plan_prediction(
         self, query: exp.Select, database: str | None, options: dict[str, Any]
@@ -202,18 +203,23 @@ class Planner:
         refs = [self._resolve(table, database) for table in tables]
         return any(isinstance(ref, PredictorRef) for ref in refs)
 
-    def _plan_passthrough(
+    async def _plan_passthrough(
         self,
         query: exp.Expression,
         tables: list[exp.Table],
         sources: list[SourceTable],
     ) -> PassthroughPlan:
-        integration, rewritten = self._for_source(query, tables, sources)
-        source = self._sources.get(integration)
+        source = self._sources.get(_one_integration(sources))
+
+        def render() -> str:
+            _, rewritten = self._for_source(query, tables, sources)
+            return rewritten.sql(dialect=source.dialect)
+
+        # Copying and rendering a huge query (a 100k-value IN list) takes
+        # seconds, which other connections must not wait out.
+        sql = await asyncio.to_thread(render)
         return PassthroughPlan(
-            source=source.name,
-            sql=rewritten.sql(dialect=source.dialect),
-            batch_rows=self._settings.batch_rows,
+            source=source.name, sql=sql, batch_rows=self._settings.batch_rows
         )
 
     def _for_source(
@@ -223,20 +229,14 @@ class Planner:
         sources: list[SourceTable],
     ) -> tuple[str, exp.Expression]:
         """A query of one integration, its tables named as that source names them."""
-        integrations = {s.integration.lower() for s in sources}
-        if len(integrations) != 1:
-            raise NotSupportedError(
-                "a query may read the tables of one integration at a time; "
-                "joining two integrations is not supported yet"
-            )
-
+        integration = _one_integration(sources)
         rewritten = query.copy()
         originals = {id(t): r for t, r in zip(tables, sources, strict=True)}
         for table, copy in zip(tables, _tables(rewritten), strict=True):
             ref = originals[id(table)]
             copy.set("catalog", None)
             copy.set("db", exp.to_identifier(ref.schema) if ref.schema else None)
-        return sources[0].integration, rewritten
+        return integration, rewritten
 
     def _resolve(self, node: exp.Expression, database: str | None) -> object:
         if not isinstance(node, exp.Table) or not node.name:
@@ -290,6 +290,17 @@ _COMBINATIONS = (
     "a query may join one table or subquery with predictors; "
     "other combinations are not supported yet"
 )
+
+
+def _one_integration(sources: list[SourceTable]) -> str:
+    """The integration every table is of, or a refusal."""
+    integrations = {s.integration.lower() for s in sources}
+    if len(integrations) != 1:
+        raise NotSupportedError(
+            "a query may read the tables of one integration at a time; "
+            "joining two integrations is not supported yet"
+        )
+    return sources[0].integration
 
 
 def _with_options(ref: PredictorRef, options: dict[str, Any]) -> PredictorRef:

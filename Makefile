@@ -60,7 +60,8 @@ $(STAMP_SYSTEM):
 	fi
 	@touch $@
 
-# mysqlclient (a dev dependency) compiles against libmariadb-dev.
+# mysqlclient (the mysqlclient extra, and a dev dependency) compiles against
+# libmariadb-dev.
 $(STAMP_VENV): pyproject.toml $(STAMP_SYSTEM)
 	@mkdir -p .make
 	$(PYTHON) -m venv $(VENV)

@@ -1,8 +1,10 @@
 """The hand-written pipeline byom's JOIN is measured against.
 
 It does what byom does for ``SELECT t.*, p.target FROM t JOIN p``, with nothing
-in between: stream the rows from MariaDB with a PyMySQL server-side cursor, in
-batches of ``batch_rows``; POST each batch's model inputs as a ray_server body
+in between: stream the rows from MariaDB with a server-side cursor, in batches
+of ``batch_rows``, through the driver byom itself uses (mysqlclient when it is
+installed, else PyMySQL; PyMySQL on request, to compare with runs made before
+byom could use mysqlclient); POST each batch's model inputs as a ray_server body
 (``{"df": "<records JSON>"}``, built with orjson as byom builds it) through
 aiohttp, with at most ``calls_in_flight`` calls at once; and append each row's
 prediction to it, batch by batch, in order. Joined rows are counted and
@@ -37,10 +39,14 @@ async def run_pipeline(
     predict_url: str,
     batch_rows: int,
     calls_in_flight: int,
+    driver: str = "pymysql",
 ) -> tuple[int, float]:
-    """Join sql's rows with their predictions; return (rows joined, seconds)."""
+    """Join sql's rows with their predictions; return (rows joined, seconds).
+
+    driver is "mysqldb" (mysqlclient) or "pymysql", as SQLAlchemy names them.
+    """
     started = time.perf_counter()
-    conn = pymysql.connect(cursorclass=pymysql.cursors.SSCursor, **connect)
+    conn = _connect(connect, driver)
     joined = 0
     try:
         cursor = conn.cursor()
@@ -59,6 +65,22 @@ async def run_pipeline(
     finally:
         conn.close()
     return joined, time.perf_counter() - started
+
+
+def _connect(connect: dict[str, Any], driver: str) -> Any:
+    """A connection whose cursors are unbuffered (server-side), as byom's are."""
+    if driver == "pymysql":
+        return pymysql.connect(cursorclass=pymysql.cursors.SSCursor, **connect)
+    # Imported here: without mysqlclient, byom and this pipeline use PyMySQL.
+    import MySQLdb
+    import MySQLdb.cursors
+
+    # mysqlclient takes its timeouts in whole seconds.
+    options = {
+        key: int(value) if key.endswith("_timeout") else value
+        for key, value in connect.items()
+    }
+    return MySQLdb.connect(cursorclass=MySQLdb.cursors.SSCursor, **options)
 
 
 async def _score(

@@ -12,7 +12,15 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS_HEADING = "## Results"
-_PACKAGES = ("mysql-mimic", "sqlalchemy", "pymysql", "aiohttp", "orjson", "sqlglot")
+_PACKAGES = (
+    "mysql-mimic",
+    "sqlalchemy",
+    "mysqlclient",
+    "pymysql",
+    "aiohttp",
+    "orjson",
+    "sqlglot",
+)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from bench.report import (
     write_results,
 )
 from byom.settings import Settings
+from byom.sources.engines import mysql_driver
 
 logger = logging.getLogger("bench")
 
@@ -91,8 +92,11 @@ class Rig:
         stack.callback(byom.stop)
         return byom
 
-    def baseline(self, table: str, predict_url: str) -> float:
-        """Seconds the hand-written pipeline takes to join table's rows."""
+    def baseline(self, table: str, predict_url: str, driver: str = "") -> float:
+        """Seconds the hand-written pipeline takes to join table's rows.
+
+        It reads with the driver byom uses unless another one is named.
+        """
         rows, seconds = asyncio.run(
             run_pipeline(
                 self.direct.pymysql_options(),
@@ -102,6 +106,7 @@ class Rig:
                 predict_url,
                 self.settings.batch_rows,
                 self.settings.calls_in_flight,
+                driver or mysql_driver(),
             )
         )
         expected = ROWS if table == BIG_TABLE else SMALL_ROWS
@@ -148,6 +153,7 @@ class Results:
 
     p1_byom: list[float] = field(default_factory=list)
     p1_base: list[float] = field(default_factory=list)
+    p1_base_pymysql: list[float] = field(default_factory=list)
     p1_ray_byom: list[float] = field(default_factory=list)
     p1_ray_base: list[float] = field(default_factory=list)
     p5_byom: list[float] = field(default_factory=list)
@@ -168,11 +174,15 @@ def measure_warm(rig: Rig, byom: ByomProcess, runs: int, out: Results) -> None:
     rig.baseline(SMALL_TABLE, predict_url)
 
     logger.info("P1: 100k-row JOIN, byom vs the hand-written pipeline")
-    out.p1_byom, out.p1_base = interleave(
-        runs,
+    jobs = [
         lambda: time_cli(endpoint, join_sql(SMALL_TABLE)),
         lambda: rig.baseline(SMALL_TABLE, predict_url),
-    )
+    ]
+    if mysql_driver() != "pymysql":
+        # The pipeline of earlier runs, which read with PyMySQL, for reference.
+        jobs.append(lambda: rig.baseline(SMALL_TABLE, predict_url, "pymysql"))
+    out.p1_byom, out.p1_base, *pymysql_base = interleave(runs, *jobs)
+    out.p1_base_pymysql = pymysql_base[0] if pymysql_base else []
 
     logger.info("P5: 1M-row passthrough SELECT, byom vs MariaDB")
     passthrough = f"SELECT {COLUMNS} FROM {SCHEMA}.{BIG_TABLE}"
@@ -247,6 +257,19 @@ def figures(out: Results) -> list[Figure]:
             p1_b / p1_h >= 0.9,
         ),
     ]
+    if out.p1_base_pymysql:
+        p1_p = small / median(out.p1_base_pymysql)
+        found.append(
+            Figure(
+                "P1 100k-row JOIN, instant model, against the pipeline reading "
+                "with PyMySQL (for reference)",
+                f"{p1_b:,.0f} rows/s",
+                f"{p1_p:,.0f} rows/s (pipeline)",
+                f"{p1_b / p1_p:.2f}",
+                "–",
+                None,
+            )
+        )
     if out.p1_ray_byom:
         r_b = small / out.p1_ray_byom[0]
         r_h = small / out.p1_ray_base[0]
@@ -332,6 +355,11 @@ def raw_timings(out: Results) -> list[str]:
         f"- P3 peak RSS (MiB), 100k rows: {mib(out.p3_small)}; 1M rows: "
         f"{mib(out.p3_big)}; idle before the query: {mib(out.p3_idle)}",
     ]
+    if out.p1_base_pymysql:
+        lines.insert(
+            1,
+            "- P1 pipeline reading with PyMySQL (s): " + seconds(out.p1_base_pymysql),
+        )
     if out.p1_ray_byom:
         lines.append(
             f"- P1 on Ray Serve (s): byom {seconds(out.p1_ray_byom)}; pipeline "
@@ -354,6 +382,7 @@ def section(out: Results, mariadb_version: str, ray: str | None, took: float) ->
         f"- byom at its default settings: batch_rows {settings.batch_rows}, "
         f"calls_in_flight {settings.calls_in_flight}; the whole run took "
         f"{took / 60:.1f} min.",
+        f"- MariaDB driver of byom and of the P1 pipeline: {_DRIVERS[mysql_driver()]}",
         "",
         results_table(figures(out)),
         "",
@@ -363,6 +392,9 @@ def section(out: Results, mariadb_version: str, ray: str | None, took: float) ->
         "",
     ]
     return "\n".join(parts)
+
+
+_DRIVERS = {"mysqldb": "mysqlclient (C)", "pymysql": "PyMySQL (pure Python)"}
 
 
 def run(runs: int, skip_ray: bool, doc: Path) -> str:

@@ -5,10 +5,22 @@ SQLite a file). Each engine turns them into a SQLAlchemy URL, names the sqlglot
 dialect its SQL is written in, and says what the middle part of a three-part name
 (``mydb.test_data.home_rentals``) means there: a MySQL database, a PostgreSQL
 schema, an attached SQLite database.
+
+MySQL and MariaDB are reached through mysqlclient (``MySQLdb``, a C driver) when
+it is installed (the ``mysqlclient`` extra), and through PyMySQL otherwise. The C
+driver reads rows four to five times faster (docs/benchmarks.md), and the rate
+rows are read at bounds a large passthrough or join. Both give the same cursor
+type codes and the same Python values, once mysqlclient is told to keep a date
+it cannot represent (``0000-00-00``) as its text, as PyMySQL does, instead of
+making it NULL.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +119,7 @@ def build_url(spec: EngineSpec, parameters: dict[str, Any]) -> sa.URL:
         )
     if spec.name in {"mysql", "mariadb"}:
         return sa.URL.create(
-            "mysql+pymysql",
+            f"mysql+{mysql_driver()}",
             username=str(parameters["user"]),
             password=_optional_str(parameters.get("password")),
             host=str(parameters["host"]),
@@ -125,12 +137,56 @@ def build_url(spec: EngineSpec, parameters: dict[str, Any]) -> sa.URL:
     )
 
 
+@functools.cache
+def mysql_driver() -> str:
+    """The SQLAlchemy driver name for MySQL: "mysqldb" if it loads, else "pymysql".
+
+    Importing is the test: the C extension can be installed and still fail to
+    load (a missing client library), and then PyMySQL serves.
+    """
+    try:
+        importlib.import_module("MySQLdb")
+    except ImportError:
+        return "pymysql"
+    return "mysqldb"
+
+
 def connect_args(spec: EngineSpec, parameters: dict[str, Any]) -> dict[str, Any]:
     """Driver arguments: a bounded connect timeout for the network engines."""
     timeout = int(parameters.get("connect_timeout") or 10)
+    if spec.name in {"mysql", "mariadb"} and mysql_driver() == "mysqldb":
+        return {"connect_timeout": timeout, "conv": _mysqldb_conversions()}
     if spec.name in {"mysql", "mariadb", "postgres"}:
         return {"connect_timeout": timeout}
     return {"check_same_thread": False}
+
+
+def _mysqldb_conversions() -> dict[Any, Any]:
+    """mysqlclient's converters, with dates it cannot represent kept as text."""
+    converters = importlib.import_module("MySQLdb.converters")
+    field_type = importlib.import_module("MySQLdb.constants.FIELD_TYPE")
+    conversions: dict[Any, Any] = dict(converters.conversions)
+    conversions[field_type.DATE] = _date_or_text
+    for code in (field_type.DATETIME, field_type.TIMESTAMP):
+        conversions[code] = _or_text(conversions[code])
+    return conversions
+
+
+def _date_or_text(text: str) -> dt.date | str:
+    # mysqlclient passes DATE values as str. fromisoformat is also several
+    # times faster than mysqlclient's own converter, which splits the text.
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _or_text(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def converted(text: str) -> Any:
+        value = convert(text)
+        return text if value is None else value
+
+    return converted
 
 
 def _optional_str(value: Any) -> str | None:

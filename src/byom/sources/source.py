@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import sqlite3
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -73,6 +75,9 @@ class DataSource:
         self._attached = list(params.get("attach") or {})
         if self.spec.name == "sqlite":
             _attach_sqlite_schemas(self._engine, params.get("attach") or {})
+        logger.info(
+            "source %s: %s through %s", self.name, self.spec.name, self._engine.driver
+        )
 
     async def check(self) -> None:
         """Connect once and run a trivial query; raise SourceError with the reason."""
@@ -123,34 +128,54 @@ class DataSource:
         drops the connection instead of reading the rest of the result.
         """
         # aclosing: the cursor must be closed before the slot is given back.
-        async with self._slots, aclosing(self._stream(sql, batch_rows)) as batches:
+        rows = self._stream(sql, batch_rows)
+        async with self._slots, aclosing(rows) as batches:
             async for batch in batches:
                 yield batch
 
     async def _stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
-        connection, result = await asyncio.to_thread(self._open_stream, sql, batch_rows)
+        connection, stopper = await asyncio.to_thread(
+            self._connect_streaming, batch_rows
+        )
+        result: sa.CursorResult[Any] | None = None
         finished = False
+        # The work a worker thread is doing on the connection. It is shielded:
+        # a cancelled query must not close the connection while a thread still
+        # uses it (a C driver would crash), so closing waits for it to end.
+        work: asyncio.Future[Any] | None = None
         try:
-            columns = list(result.keys())
-            description = result.cursor.description if result.cursor else None
+            work = _in_worker(_execute, connection, sql)
+            result = opened = await asyncio.shield(work)
+            columns = list(opened.keys())
+            description = opened.cursor.description if opened.cursor else None
             types: list[SqlType] | None = None
             while True:
-                rows = await asyncio.to_thread(result.fetchmany, batch_rows)
+                work = _in_worker(_fetch_rows, opened, batch_rows)
+                rows: list[tuple[Any, ...]] = await asyncio.shield(work)
                 if not rows and types is not None:
                     finished = True
                     return
-                batch = [tuple(r) for r in rows]
                 if types is None:
-                    types = result_types(self.dialect, description, batch)
+                    types = result_types(self.dialect, description, rows)
                 logger.debug("source %s: fetched %d rows", self.name, len(rows))
-                yield RowBatch(columns, batch, types)
+                yield RowBatch(columns, rows, types)
                 if not rows:
                     finished = True
                     return
         except sqlalchemy.exc.SQLAlchemyError as exc:
+            # A refused query leaves the connection fit for the pool.
+            finished = result is None
             raise SourceError(_describe(self.name, exc)) from None
         finally:
-            await asyncio.to_thread(_close_stream, connection, result, finished)
+            if work is not None and not work.done():
+                stopper.interrupt()
+                await asyncio.wait([work])
+                # Its error is the interruption's, of no interest to anyone.
+                work.exception()
+            try:
+                await asyncio.to_thread(_close_stream, connection, result, finished)
+            finally:
+                stopper.close()
 
     async def writable_table(self, table: str, schema: str | None) -> sa.Table:
         """The table rows are to be written into, reflected; 1146 if it is missing.
@@ -201,7 +226,29 @@ class DataSource:
                 for check in self._check_queries():
                     connection.execute(sa.text(check)).fetchall()
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise SourceError(_describe(self.name, exc)) from None
+            message = _describe(self.name, exc)
+            raise SourceError(self._with_connect_reason(message, exc)) from None
+
+    def _with_connect_reason(
+        self, message: str, exc: sqlalchemy.exc.SQLAlchemyError
+    ) -> str:
+        """The message with the reason a connect failed, where the driver lost it.
+
+        libmariadb (under mysqlclient) ends "Can't connect to server" with the
+        errno of its non-blocking connect, "(115)", whatever the cause; one
+        plain TCP connect to the same host and port tells the cause.
+        """
+        original = getattr(exc, "orig", None)
+        url = self._engine.url
+        if not message.endswith(' (115)")') or url.host is None:
+            return message
+        if getattr(original, "args", ())[:1] != (2002,):
+            return message
+        try:
+            socket.create_connection((url.host, url.port or 3306), timeout=5).close()
+        except OSError as error:
+            return message.removesuffix(' (115)")') + f' ({error.strerror})")'
+        return message
 
     def _check_queries(self) -> list[str]:
         if self.spec.name != "sqlite":
@@ -366,21 +413,14 @@ class DataSource:
             return SourceError(message)
         return WriteRejectedError(message)
 
-    def _open_stream(
-        self, sql: str, batch_rows: int
-    ) -> tuple[sa.Connection, sa.CursorResult[Any]]:
+    def _connect_streaming(self, batch_rows: int) -> tuple[sa.Connection, _ReadStopper]:
         try:
             connection = self._engine.connect().execution_options(
                 stream_results=True, yield_per=batch_rows
             )
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise SourceError(_describe(self.name, exc)) from None
-        try:
-            result = connection.execute(sa.text(sql))
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            connection.close()
-            raise SourceError(_describe(self.name, exc)) from None
-        return connection, result
+        return connection, _ReadStopper(connection.connection.dbapi_connection)
 
 
 # Schemas of the database engines themselves, never listed as user tables.
@@ -394,14 +434,76 @@ _SYSTEM_SCHEMAS = {
 }
 
 
+def _fetch_rows(result: sa.CursorResult[Any], rows: int) -> list[tuple[Any, ...]]:
+    """The next rows of a result as the driver's own tuples.
+
+    A streamed result is read through SQLAlchemy's fetch strategy rather than
+    ``fetchmany``: the rows and errors are the same (a query text has no column
+    types to convert by), without a ``Row`` object and a tuple copy of each row.
+    """
+    fetched = result.cursor_strategy.fetchmany(result, result.cursor, rows)
+    if fetched and type(fetched[0]) is not tuple:
+        return [tuple(row) for row in fetched]
+    return list(fetched)
+
+
+class _ReadStopper:
+    """Ends a worker thread's read on a stream's connection soon, with an error.
+
+    Made while the connection is idle (drivers refuse to be asked anything while
+    a thread uses them). It holds its own duplicate of the socket: shutting that
+    down wakes a read blocked on a slow source and leaves the driver's memory
+    alone, and it can never reach a socket the driver has since closed and the
+    system has reused. SQLite, which has no socket, is told to stop instead.
+    """
+
+    def __init__(self, driver: Any) -> None:
+        self._sqlite = driver if isinstance(driver, sqlite3.Connection) else None
+        number = None if self._sqlite else _socket_number(driver)
+        self._socket = None if number is None else socket.socket(fileno=os.dup(number))
+
+    def interrupt(self) -> None:
+        """Make the read in progress fail now."""
+        if self._sqlite is not None:
+            self._sqlite.interrupt()
+        elif self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Let go of the duplicate socket (the connection's own stays as it is)."""
+        if self._socket is not None:
+            self._socket.close()
+
+
+def _socket_number(driver: Any) -> int | None:
+    """The file number of a driver connection's socket, if it tells."""
+    sock = getattr(driver, "_sock", None)  # PyMySQL keeps its socket here.
+    if isinstance(sock, socket.socket):
+        return sock.fileno()
+    fileno = getattr(driver, "fileno", None)  # mysqlclient and psycopg
+    return int(fileno()) if callable(fileno) else None
+
+
+def _in_worker(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Start work in a worker thread; the future ends when the thread's work does."""
+    return asyncio.ensure_future(asyncio.to_thread(work, *args))
+
+
+def _execute(connection: sa.Connection, sql: str) -> sa.CursorResult[Any]:
+    return connection.execute(sa.text(sql))
+
+
 def _close_stream(
-    connection: sa.Connection, result: sa.CursorResult[Any], finished: bool
+    connection: sa.Connection, result: sa.CursorResult[Any] | None, finished: bool
 ) -> None:
     # A server-side cursor closed early would read the rest of the result first;
     # invalidating the connection closes its socket, and the server stops.
     if not finished:
         connection.invalidate()
-    else:
+    elif result is not None:
         result.close()
     connection.close()
 

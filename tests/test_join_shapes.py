@@ -541,3 +541,60 @@ def test_create_table_refuses_duplicate_names(
     assert caught.value.args == (1060, "Duplicate column name 'number_of_rooms'")
     with sqlite3.connect(target) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "sql", "code", "message"),
+    [
+        pytest.param(
+            "sqlite",
+            "SELECT * FROM mydb.test_data.nosuch",
+            1146,
+            "Table 'mydb.test_data.nosuch' doesn't exist",
+            id="sqlite-table",
+        ),
+        pytest.param(
+            "sqlite",
+            "SELECT nosuch FROM mydb.test_data.home_rentals",
+            1054,
+            "Unknown column 'nosuch' in 'field list'",
+            id="sqlite-column",
+        ),
+        pytest.param(
+            "sqlite",
+            "SELECT sqft FROM mydb.test_data.home_rentals AS a, "
+            "mydb.test_data.home_rentals AS b",
+            1052,
+            "Column 'sqft' in field list is ambiguous",
+            id="sqlite-ambiguous",
+        ),
+        pytest.param(
+            "mariadb",
+            "SELECT * FROM mdb.nosuch",
+            1146,
+            "Table 'test_data.nosuch' doesn't exist",
+            id="mariadb-table",
+        ),
+        pytest.param(
+            "mariadb",
+            "SELECT nosuch FROM mdb.home_rentals",
+            1054,
+            "Unknown column 'nosuch' in 'SELECT'",
+            id="mariadb-column",
+        ),
+        pytest.param(
+            "postgres",
+            "SELECT nosuch FROM pg.test_data.home_rentals",
+            1054,
+            "data source 'pg': column \"nosuch\" does not exist",
+            id="postgres-column",
+        ),
+    ],
+)
+def test_query_mistakes_on_a_source(
+    server: ByomProcess, kind: str, sql: str, code: int, message: str
+) -> None:
+    with pytest.raises(pymysql.MySQLError) as caught:
+        fetch(server, sql)
+
+    assert caught.value.args == (code, message)

@@ -270,8 +270,8 @@ def test_where_false_returns_the_columns_and_no_row(trained: ByomProcess) -> Non
         ),
         pytest.param(
             "SELECT * FROM mydb.test_data.nope",
-            1429,
-            "data source 'mydb' failed: no such table: test_data.nope",
+            1146,
+            "Table 'mydb.test_data.nope' doesn't exist",
             id="passthrough-unknown-table",
         ),
     ],

@@ -26,12 +26,14 @@ import sqlalchemy.exc
 from byom.catalog.records import Integration
 from byom.errors import (
     AlreadyExistsError,
+    ByomError,
     SourceError,
     UnknownTableError,
     WriteRejectedError,
 )
 from byom.sources import engines
 from byom.sources.engines import sqlite_uri
+from byom.sources.query_errors import query_error
 from byom.sources.result_types import result_types
 from byom.types import SqlType, from_sqlalchemy, to_sqlalchemy
 
@@ -165,7 +167,7 @@ class DataSource:
         except sqlalchemy.exc.SQLAlchemyError as exc:
             # A refused query leaves the connection fit for the pool.
             finished = result is None
-            raise SourceError(_describe(self.name, exc)) from None
+            raise _query_error(self.name, exc) from None
         finally:
             if work is not None and not work.done():
                 stopper.interrupt()
@@ -530,6 +532,13 @@ def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
                     f"unable to open the database attached as '{schema}': {path}"
                 ) from None
         cursor.close()
+
+
+def _query_error(source: str, exc: sqlalchemy.exc.SQLAlchemyError) -> ByomError:
+    """The error for a failed query: the user's mistake by its MySQL code, or 1429."""
+    original = getattr(exc, "orig", None)
+    blamed = query_error(source, original, _driver_text(exc))
+    return blamed if blamed is not None else SourceError(_describe(source, exc))
 
 
 def _describe(source: str, exc: sqlalchemy.exc.SQLAlchemyError) -> str:

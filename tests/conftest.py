@@ -76,6 +76,15 @@ def byom(byom_factory: Callable[..., ByomProcess]) -> ByomProcess:
 
 
 @pytest.fixture(scope="module")
+def server() -> Iterator[ByomProcess]:
+    """One plain byom server for a test module (modules may define their own)."""
+    byom = ByomProcess()
+    byom.start()
+    yield byom
+    byom.cleanup()
+
+
+@pytest.fixture(scope="module")
 def fake() -> Iterator[ScriptedEndpoints]:
     """Scripted fake model endpoints (fault injection), one set per test module."""
     endpoints = ScriptedEndpoints()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,14 +25,6 @@ TERMS = 20_000
 # Long enough after the long statement starts that it is being parsed.
 PROBE_AFTER = 0.3
 PROBE_BOUND = 1.0
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ByomProcess]:
-    byom = ByomProcess()
-    byom.start()
-    yield byom
-    byom.cleanup()
 
 
 def _in_list() -> tuple[str, list[tuple[Any, ...]]]:

@@ -317,7 +317,8 @@ def test_open_inference_text_tensors_carry_the_same_texts() -> None:
     tensors = request_inputs(_oip_predictor(), {}, columns, [row])
 
     assert to_json(tensors) == (
-        b'[{"name":"price","shape":[1],"datatype":"FP64","data":[1.2345678901234568e+16]},'
+        b'[{"name":"price","shape":[1],"datatype":"FP64",'
+        b'"data":[1.2345678901234568e+16]},'
         b'{"name":"day","shape":[1],"datatype":"BYTES","data":["2024-02-29"]},'
         b'{"name":"at","shape":[1],"datatype":"BYTES",'
         b'"data":["2024-02-29T10:11:12.000120"]},'

@@ -10,7 +10,6 @@ texts. A client that did not set the flag is refused with 1235, as before.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -22,14 +21,6 @@ from tests.support.raw_mysql import RawClient
 
 AUTOCOMMIT = 0x0002
 MORE_RESULTS = 0x0008
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ByomProcess]:
-    byom = ByomProcess()
-    byom.start()
-    yield byom
-    byom.cleanup()
 
 
 def _multi(server: ByomProcess) -> pymysql.connections.Connection[Any]:

@@ -6,7 +6,6 @@ with 1235, and answers SET GLOBAL with "Cannot SET variable ... with scope".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -18,14 +17,6 @@ SQL_MODE = (
     "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ByomProcess]:
-    byom = ByomProcess()
-    byom.start()
-    yield byom
-    byom.cleanup()
 
 
 def _rows(server: ByomProcess, *sql: str) -> list[tuple[Any, ...]]:

@@ -18,14 +18,6 @@ IN_TRANS = 0x0001
 AUTOCOMMIT = 0x0002
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ByomProcess]:
-    byom = ByomProcess()
-    byom.start()
-    yield byom
-    byom.cleanup()
-
-
 @pytest.fixture
 def raw(server: ByomProcess) -> Iterator[RawClient]:
     client = RawClient(server.port)

@@ -62,7 +62,7 @@ class _Caller:
     flight stay those the plan allows.
     """
 
-    def __init__(self, call: ModelCall, backend: ModelBackend, plan: JoinPlan):
+    def __init__(self, call: ModelCall, backend: ModelBackend):
         self._call = call
         self._backend = backend
         self._names = [name for name, _ in call.inputs] + list(call.constants)
@@ -152,7 +152,7 @@ class Executor:
     async def _run_join(self, plan: JoinPlan) -> QueryResult:
         source = self._sources.get(plan.source)
         callers = [
-            _Caller(call, self._backends.for_format(call.predictor.format), plan)
+            _Caller(call, self._backends.for_format(call.predictor.format))
             for call in plan.models
         ]
 

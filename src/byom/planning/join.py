@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from byom.backends.call_options import CallOptions
 from byom.catalog.records import Predictor
 from byom.errors import (
     AmbiguousColumnError,
@@ -97,21 +98,12 @@ class JoinShape:
     order: list[int]
 
 
-@dataclass(frozen=True)
-class CallLimits:
-    """Batching for one query's model calls, after predictor and query options."""
-
-    batch_rows: int
-    batch_bytes: int
-    calls_in_flight: int
-
-
 def plan_join(
     select: exp.Select,
     shape: JoinShape,
     table_columns: list[tuple[str, SqlType]],
     dialect: str,
-    limits: list[CallLimits],
+    limits: list[CallOptions],
     max_local_rows: int,
 ) -> JoinPlan:
     """The plan of a join, given the columns the left relation has.
@@ -384,7 +376,7 @@ class _Resolver:
             )
         return found[0]
 
-    def call(self, model: _Model, fetched: list[str], limits: CallLimits) -> ModelCall:
+    def call(self, model: _Model, fetched: list[str], limits: CallOptions) -> ModelCall:
         """What one predictor is sent for each fetched row, and in what calls."""
         inputs = [
             (name, _fetch_index(fetched, self.input_source(model, name)))

@@ -32,7 +32,6 @@ from byom.errors import (
 from byom.planning.derived import limit_to_push, plan_derived
 from byom.planning.join import (
     TABLE,
-    CallLimits,
     DerivedTable,
     JoinShape,
     Left,
@@ -162,15 +161,9 @@ class Planner:
             JoinShape(left, models, order),
             columns,
             source.dialect,
-            self._limits(models),
+            [call_options(m.predictor, self._settings) for m in models],
             self._settings.max_local_rows,
         )
-
-    def _limits(self, models: list[PredictorRef]) -> list[CallLimits]:
-        limits = [call_options(m.predictor, self._settings) for m in models]
-        return [
-            CallLimits(o.batch_rows, o.batch_bytes, o.calls_in_flight) for o in limits
-        ]
 
     def _item(self, item: exp.Expression, database: str | None) -> object:
         """What one FROM or JOIN item is: a table, a predictor or a subquery."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlglot import exp
@@ -257,20 +258,26 @@ class Byom:
         query: exp.Expression,
         database: str | None,
         timeout: float | None = None,
+        *,
+        text_cells: bool = False,
     ) -> QueryResult:
         """Run a query: predictions, catalog tables, or an integration's tables.
 
         ``timeout`` (seconds; None: the query_timeout setting, 0: no limit)
-        bounds the whole query, the rows it streams included.
+        bounds the whole query, the rows it streams included. ``text_cells``
+        lets a query read from one MySQL source keep the source's text cells
+        (bytes), for a caller that sends them on in MySQL's text protocol; the
+        result's ``text_cells`` says whether it did.
         """
         seconds = self.settings.query_timeout if timeout is None else timeout
         using = query.meta.get(USING_META) or {}
         seconds = using.get(QUERY_TIMEOUT, seconds)
         if seconds <= 0:
-            return await self._select(query, database)
+            return await self._select(query, database, text_cells)
         deadline = asyncio.get_running_loop().time() + seconds
-        result = await before(deadline, seconds, self._select(query, database))
-        return QueryResult(result.columns, bounded(result.batches, deadline, seconds))
+        started = self._select(query, database, text_cells)
+        result = await before(deadline, seconds, started)
+        return replace(result, batches=bounded(result.batches, deadline, seconds))
 
     async def write_back(
         self,
@@ -303,7 +310,9 @@ class Byom:
         plan = await self.planner.plan(query, database)
         return [(line,) for line in plan.describe()]
 
-    async def _select(self, query: exp.Expression, database: str | None) -> QueryResult:
+    async def _select(
+        self, query: exp.Expression, database: str | None, text_cells: bool = False
+    ) -> QueryResult:
         plan = await self.planner.plan(query, database)
         if isinstance(plan, CatalogPlan):
             return run_local(plan.query, DEFAULT_PROJECT, self._catalog_tables())
@@ -311,7 +320,7 @@ class Byom:
         for line in plan.describe():
             logger.debug("plan: %s", line)
         assert not isinstance(plan, CatalogPlan)
-        return await self.executor.run(plan)
+        return await self.executor.run(plan, text_cells=text_cells)
 
     async def _wait_for_training(
         self, plan: Plan, query: exp.Expression, database: str | None

@@ -47,11 +47,15 @@ class QueryResult:
 
     ``tables`` names, for each column, the table or predictor alias it comes
     from ("" for an expression), when the plan knows; empty otherwise.
+    ``text_cells``: every cell that is not NULL is the bytes of MySQL's text
+    protocol for its value, as a MySQL source sent it, rather than a Python
+    value of the column's type.
     """
 
     columns: list[tuple[str, SqlType]]
     batches: AsyncIterator[list[Row]]
     tables: list[str] = field(default_factory=list)
+    text_cells: bool = False
 
 
 class _Caller:
@@ -105,11 +109,18 @@ class Executor:
         self._backends = backends
 
     async def run(
-        self, plan: PredictorPlan | DerivedPlan | PassthroughPlan
+        self,
+        plan: PredictorPlan | DerivedPlan | PassthroughPlan,
+        *,
+        text_cells: bool = False,
     ) -> QueryResult:
-        """Start running a plan; rows arrive as the result's batches are read."""
+        """Start running a plan; rows arrive as the result's batches are read.
+
+        ``text_cells`` allows a passthrough to keep a MySQL source's text
+        cells; the result says whether it did.
+        """
         if isinstance(plan, PassthroughPlan):
-            return await self._run_passthrough(plan)
+            return await self._run_passthrough(plan, text_cells)
         if isinstance(plan, DerivedPlan):
             inner = await self.run(plan.inner)
             rows = [
@@ -182,9 +193,12 @@ class Executor:
             result.tables = [_alias_of(plan, column) for column in plan.outputs]
         return result
 
-    async def _run_passthrough(self, plan: PassthroughPlan) -> QueryResult:
+    async def _run_passthrough(
+        self, plan: PassthroughPlan, text_cells: bool
+    ) -> QueryResult:
         source = self._sources.get(plan.source)
-        stream = source.stream(plan.sql, plan.batch_rows)
+        text_cells = text_cells and source.sends_text_cells
+        stream = source.stream(plan.sql, plan.batch_rows, text_cells=text_cells)
         first = await anext(stream)
         columns = list(zip(first.columns, first.types, strict=True))
 
@@ -204,7 +218,7 @@ class Executor:
                 await ahead.aclose()
                 await stream.aclose()
 
-        return QueryResult(columns, batches())
+        return QueryResult(columns, batches(), text_cells=text_cells)
 
 
 async def _after_prediction(

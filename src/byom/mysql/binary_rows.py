@@ -155,13 +155,17 @@ def _encode_decimal(value: Any) -> bytes:
 
 def _encode_date(value: Any) -> bytes:
     if isinstance(value, str):
-        value = dt.date.fromisoformat(value[:10])
+        year, month, day, *_ = _calendar_parts(value)
+        return b"\x00" if year == month == day == 0 else _DATE(4, year, month, day)
     return _DATE(4, value.year, value.month, value.day)
 
 
 def _encode_datetime(value: Any) -> bytes:
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+        parts = _calendar_parts(value)
+        if not any(parts):
+            return b"\x00"
+        return _DATETIME_MICRO(11, *parts)
     if not isinstance(value, dt.datetime):
         return _DATE(4, value.year, value.month, value.day)
     if value.microsecond:
@@ -178,6 +182,23 @@ def _encode_datetime(value: Any) -> bytes:
     return _DATETIME(
         7, value.year, value.month, value.day, value.hour, value.minute, value.second
     )
+
+
+def _calendar_parts(text: str) -> tuple[int, int, int, int, int, int, int]:
+    """Year to microsecond of MySQL's text for a date or datetime.
+
+    A source sends a date Python cannot hold as its text: the zero date
+    ``0000-00-00`` or one with a zero month or day (``2024-00-00``), which
+    MySQL allows. The binary protocol carries their fields as they are.
+    """
+    day, _, clock = text.strip().partition(" ")
+    year, month, date = (int(part) for part in day.split("-"))
+    whole, _, fraction = clock.partition(".")
+    hour, minute, second = (
+        (int(part) for part in whole.split(":")) if whole else (0, 0, 0)
+    )
+    micro = int(fraction.ljust(6, "0")[:6]) if fraction else 0
+    return year, month, date, hour, minute, second, micro
 
 
 def _encode_time(value: Any) -> bytes:

@@ -42,6 +42,7 @@ from byom.mysql.long_statements import run_off_loop
 from byom.mysql.multi_statements import Statements, split_statements, trim_query
 from byom.mysql.patching import replace_methods
 from byom.mysql.status_flags import set_more_results
+from byom.mysql.text_protocol import answering_in_text
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,8 @@ async def _handle_query(self: Any, data: bytes) -> None:
 
 
 async def _answer_statement(self: Any, sql: str, attrs: dict[str, str]) -> None:
-    result_set = await self.query(sql, attrs)
+    with answering_in_text():
+        result_set = await self.query(sql, attrs)
     if not result_set:
         await self.stream.write(self.ok(affected_rows=affected_rows_of(result_set)))
         return

@@ -18,11 +18,17 @@ from byom.mysql.compat import batched_result
 from byom.types import SqlType
 
 
-def result_column(name: str, sql_type: SqlType) -> ResultColumn:
-    """The column definition sent for one typed column."""
+def result_column(
+    name: str, sql_type: SqlType, text_cells: bool = False
+) -> ResultColumn:
+    """The column definition sent for one typed column.
+
+    ``text_cells``: the values are already MySQL's text for the column (bytes
+    from a MySQL source), so mimic's default encoder passes them on as they are.
+    """
     if sql_type is SqlType.BLOB:
         return ResultColumn(name, ColumnType.BLOB, character_set=CharacterSet.binary)
-    if sql_type is SqlType.DOUBLE:
+    if sql_type is SqlType.DOUBLE and not text_cells:
         return ResultColumn(name, ColumnType.DOUBLE, text_encoder=_double_text)
     return ResultColumn(name, ColumnType[sql_type.value])
 
@@ -40,9 +46,14 @@ def typed_result(
     columns: list[tuple[str, SqlType]],
     batches: AsyncIterator[Sequence[Sequence[Any]]],
     tables: list[str] | None = None,
+    text_cells: bool = False,
 ) -> ResultSet:
-    """A streamed result set with explicit column types (and tables, if known)."""
-    typed = [result_column(name, kind) for name, kind in columns]
+    """A streamed result set with explicit column types (and tables, if known).
+
+    ``text_cells``: every cell is MySQL's text protocol bytes already, which
+    only a result going out in the text protocol may carry.
+    """
+    typed = [result_column(name, kind, text_cells) for name, kind in columns]
     return batched_result(batches, typed, tables or ())
 
 

@@ -57,6 +57,7 @@ from byom.mysql.show_filter import parse_show_where
 from byom.mysql.show_forms import answer_show
 from byom.mysql.status_flags import in_transaction_after
 from byom.mysql.table_ddl import ENGINE
+from byom.mysql.text_protocol import rows_in_text
 from byom.mysql.time_zones import SYSTEM, checked_time_zone, resolve_time_zone
 from byom.sql.grammar import parse_statement
 from byom.sql.select_using import (
@@ -354,9 +355,14 @@ class ByomSession(Session):
             return affected_rows_result(written)
         if isinstance(expression, exp.Query):
             result = await self.app.select(
-                expression, self.database, self._query_timeout()
+                expression,
+                self.database,
+                self._query_timeout(),
+                text_cells=rows_in_text(),
             )
-            return typed_result(result.columns, result.batches, result.tables)
+            return typed_result(
+                result.columns, result.batches, result.tables, result.text_cells
+            )
         raise NotSupportedError(f"this statement is not supported: {_first_words(sql)}")
 
     def _query_timeout(self) -> float | None:

@@ -172,6 +172,26 @@ def _mysqldb_conversions() -> dict[Any, Any]:
     return conversions
 
 
+def sends_text_cells(spec: EngineSpec) -> bool:
+    """Whether the engine's driver can hand over cells as the server's text."""
+    return spec.name in {"mysql", "mariadb"} and mysql_driver() == "mysqldb"
+
+
+def text_cell_conversions(typed: dict[Any, Any]) -> dict[Any, Any]:
+    """A mysqlclient connection's converters, keeping non-text cells as text.
+
+    mysqlclient hands over the bytes the server sent for any type code that has
+    no converter. Text and blob columns keep theirs (str for text, bytes for a
+    binary column, by the column's flags), so that a result's TEXT and BLOB
+    columns are still told apart by their values.
+    """
+    return {code: typed[code] for code in _MYSQLDB_TEXT_CODES if code in typed}
+
+
+# VARCHAR, JSON, the four BLOB codes, VAR_STRING and STRING.
+_MYSQLDB_TEXT_CODES = (15, 245, 249, 250, 251, 252, 253, 254)
+
+
 def _date_or_text(text: str) -> dt.date | str:
     # mysqlclient passes DATE values as str. fromisoformat is also several
     # times faster than mysqlclient's own converter, which splits the text.

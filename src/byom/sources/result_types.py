@@ -26,6 +26,8 @@ _MYSQL_CODES: dict[int, SqlType] = {
     11: SqlType.TIME,
     12: SqlType.DATETIME,
     13: SqlType.LONGLONG,
+    # BIT: its value is the bytes of the bits, binary as in MySQL's own results.
+    16: SqlType.BLOB,
     246: SqlType.NEWDECIMAL,
 }
 
@@ -44,8 +46,9 @@ _POSTGRES_OIDS: dict[int, SqlType] = {
     1700: SqlType.NEWDECIMAL,
 }
 
-# Codes shared by TEXT and BLOB columns; the values tell them apart.
-_MYSQL_BLOBS = {249, 250, 251, 252}
+# Codes shared by text and binary columns (TEXT and BLOB, VARCHAR and
+# VARBINARY, CHAR and BINARY); the values tell them apart.
+_MYSQL_BLOBS = {249, 250, 251, 252, 253, 254}
 
 
 def result_types(

@@ -120,22 +120,36 @@ class DataSource:
             await stream.aclose()
         return list(zip(first.columns, first.types, strict=True))
 
-    async def stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
+    @property
+    def sends_text_cells(self) -> bool:
+        """Whether ``stream`` can yield the cells as the server's MySQL text."""
+        return engines.sends_text_cells(self.spec)
+
+    async def stream(
+        self, sql: str, batch_rows: int, *, text_cells: bool = False
+    ) -> AsyncGenerator[RowBatch]:
         """Run sql with a server-side cursor and yield its rows in batches.
 
         The first batch is yielded even when it is empty, so the column names
-        and types of an empty result are known.
+        and types of an empty result are known. ``text_cells`` (only where
+        ``sends_text_cells``) leaves every cell but text and blob ones as the
+        bytes the server sent, MySQL's text protocol for its value: a caller
+        sending them on in that protocol spares parsing and printing each one.
 
         Closing the iterator early (the client went away, the query was killed)
         drops the connection instead of reading the rest of the result.
         """
         # aclosing: the cursor must be closed before the slot is given back.
-        rows = self._stream(sql, batch_rows)
+        if text_cells and not self.sends_text_cells:
+            raise ValueError(f"source {self.name} cannot send text cells")
+        rows = self._stream(sql, batch_rows, text_cells)
         async with self._slots, aclosing(rows) as batches:
             async for batch in batches:
                 yield batch
 
-    async def _stream(self, sql: str, batch_rows: int) -> AsyncGenerator[RowBatch]:
+    async def _stream(
+        self, sql: str, batch_rows: int, text_cells: bool
+    ) -> AsyncGenerator[RowBatch]:
         connection, stopper = await asyncio.to_thread(
             self._connect_streaming, batch_rows
         )
@@ -146,7 +160,7 @@ class DataSource:
         # uses it (a C driver would crash), so closing waits for it to end.
         work: asyncio.Future[Any] | None = None
         try:
-            work = _in_worker(_execute, connection, sql)
+            work = _in_worker(_execute, connection, sql, text_cells)
             result = opened = await asyncio.shield(work)
             columns = list(opened.keys())
             description = opened.cursor.description if opened.cursor else None
@@ -494,8 +508,21 @@ def _in_worker(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     return asyncio.ensure_future(asyncio.to_thread(work, *args))
 
 
-def _execute(connection: sa.Connection, sql: str) -> sa.CursorResult[Any]:
-    return connection.execute(sa.text(sql))
+def _execute(
+    connection: sa.Connection, sql: str, text_cells: bool = False
+) -> sa.CursorResult[Any]:
+    if not text_cells:
+        return connection.execute(sa.text(sql))
+
+    # mysqlclient picks each column's converter when the result opens, inside
+    # execute, so the connection's own are back before it returns to the pool.
+    driver: Any = connection.connection.dbapi_connection
+    typed = driver.converter
+    driver.converter = engines.text_cell_conversions(typed)
+    try:
+        return connection.execute(sa.text(sql))
+    finally:
+        driver.converter = typed
 
 
 def _close_stream(

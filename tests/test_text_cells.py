@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
@@ -25,6 +26,7 @@ from byom.catalog.records import Integration
 from byom.sources.source import DataSource
 from tests.support.byom_process import USER, ByomProcess
 from tests.support.mariadb import MariaDBServer
+from tests.test_model_values import RawRecorder
 
 TABLE_SQL = """
 CREATE TABLE test_data.text_cells (
@@ -99,9 +101,8 @@ def cli_output(port: int, user: str, password: str, sql: str) -> bytes:
     command += ["-u", user, "--batch"]
     if password:
         command.append(f"--password={password}")
-    done = subprocess.run(
-        command, input=sql.encode(), capture_output=True, timeout=60, check=True
-    )
+    done = subprocess.run(command, input=sql.encode(), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
     return done.stdout
 
 
@@ -261,4 +262,106 @@ def test_source_connection_is_typed_again_after_text_cells(
     assert rows == [
         (b"0.0000001", b"2024-02-29", "tëxt\ttab", b"\x00\xff\n"),
         (1e-07, dt.date(2024, 2, 29), "tëxt\ttab", b"\x00\xff\n"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[RawRecorder]:
+    app = RawRecorder()
+    app.start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def joined(cells_byom: ByomProcess, recorder: RawRecorder) -> ByomProcess:
+    """cells_byom with a predictor ``cp`` on inputs of every kind of value."""
+    cells_byom.query(
+        "CREATE PREDICTOR cp FROM cells (SELECT big, d, m, day, at, span, name, "
+        "vb, tiny FROM text_cells) PREDICT tiny USING "
+        f"url.train = '{recorder.url('/train')}', "
+        f"url.predict = '{recorder.url('/predict')}', "
+        'dtype_dict = {"big": "integer", "d": "float", "m": "float", '
+        '"day": "date", "at": "datetime", "span": "categorical", '
+        '"name": "categorical", "vb": "categorical", "tiny": "integer"}, '
+        "format = 'ray_server', join_learn_process = true"
+    )
+    return cells_byom
+
+
+JOIN_SQL = (
+    "SELECT t.id, t.d, t.at, t.span, t.name, p.tiny "
+    "FROM cells.text_cells AS t JOIN mindsdb.cp AS p"
+)
+
+
+def test_join_sends_the_model_what_a_prepared_join_sends(
+    joined: ByomProcess, recorder: RawRecorder
+) -> None:
+    recorder.bodies.clear()
+    printed = cli_output(joined.port, USER, joined.password, JOIN_SQL)
+    in_text = recorder.received("predict")
+
+    recorder.bodies.clear()
+    link = mysql.connector.connect(
+        host="127.0.0.1", port=joined.port, user=USER, password="", use_pure=True
+    )
+    try:
+        cursor = link.cursor(prepared=True)
+        cursor.execute(JOIN_SQL + " WHERE t.id > ?", (0,))
+        typed_rows = cursor.fetchall()
+    finally:
+        link.close()
+    in_binary = recorder.received("predict")
+
+    assert in_text == in_binary
+    frame = json.loads(json.loads(in_text[0][1])["df"])
+    assert frame[0] == {
+        "big": 18446744073709551615,
+        "d": 1e-07,
+        "m": 12345678901234.5678,
+        "day": "2024-02-29",
+        "at": "2024-02-29T10:11:12.345000",
+        "span": "-838:59:59",
+        "name": "héllo",
+        # Binary values go as their UTF-8 text, invalid bytes as U+FFFD.
+        "vb": "\ufffd\x00",
+    }
+    assert printed.decode().splitlines() == [
+        "id\td\tat\tspan\tname\ttiny",
+        "1\t0.0000001\t2024-02-29 10:11:12.345\t-838:59:59\théllo\t0",
+        "2\t1e15\t1999-12-31 23:59:59.000\t12:00:00\t\t0",
+        "3\t0.30000000000000004\t2000-01-01 00:00:00.000\t838:59:59\tit's\t0",
+        "4\tNULL\tNULL\tNULL\tNULL\t0",
+    ]
+    assert [row[0] for row in typed_rows] == [1, 2, 3, 4]
+
+
+def test_join_with_a_step_after_prediction_prints_mysql_text(
+    joined: ByomProcess, recorder: RawRecorder
+) -> None:
+    joined.query(
+        "CREATE PREDICTOR cs FROM cells (SELECT d, span, tiny FROM text_cells) "
+        f"PREDICT tiny USING url.train = '{recorder.url('/train')}', "
+        f"url.predict = '{recorder.url('/predict')}', "
+        'dtype_dict = {"d": "float", "span": "categorical", "tiny": "integer"}, '
+        "format = 'ray_server', join_learn_process = true"
+    )
+
+    # The filter on the prediction runs after the model, over typed values, so
+    # byom prints them itself: a TIME as MySQL writes it, a DOUBLE in its
+    # shortest exact form, fractions of a second in six digits.
+    printed = cli_output(
+        joined.port,
+        USER,
+        joined.password,
+        JOIN_SQL.replace("mindsdb.cp", "mindsdb.cs") + " WHERE p.tiny = 0",
+    )
+
+    assert printed.decode().splitlines() == [
+        "id\td\tat\tspan\tname\ttiny",
+        "1\t1e-07\t2024-02-29 10:11:12.345000\t-838:59:59\théllo\t0",
+        "2\t1000000000000000\t1999-12-31 23:59:59\t12:00:00\t\t0",
+        "3\t0.30000000000000004\t2000-01-01 00:00:00\t838:59:59\tit's\t0",
+        "4\tNULL\tNULL\tNULL\tNULL\t0",
     ]

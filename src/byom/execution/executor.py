@@ -39,6 +39,8 @@ from byom.types import SqlType, cast_value, common_type
 logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+# Turns a source's text cell into the column's typed value.
+Parser = Callable[[bytes], Any]
 
 
 @dataclass
@@ -47,15 +49,16 @@ class QueryResult:
 
     ``tables`` names, for each column, the table or predictor alias it comes
     from ("" for an expression), when the plan knows; empty otherwise.
-    ``text_cells``: every cell that is not NULL is the bytes of MySQL's text
-    protocol for its value, as a MySQL source sent it, rather than a Python
-    value of the column's type.
+    ``text_cells`` says, for each column, whether its cells are MySQL's text
+    for their values, as a MySQL source sent them (bytes for every type but
+    text and blobs), rather than Python values of the column's type; empty
+    when no column's are.
     """
 
     columns: list[tuple[str, SqlType]]
     batches: AsyncIterator[list[Row]]
     tables: list[str] = field(default_factory=list)
-    text_cells: bool = False
+    text_cells: list[bool] = field(default_factory=list)
 
 
 class _Caller:
@@ -70,15 +73,19 @@ class _Caller:
         self._call = call
         self._backend = backend
         self._names = [name for name, _ in call.inputs] + list(call.constants)
-        self._inputs = _input_picker(
-            [index for _, index in call.inputs], tuple(call.constants.values())
-        )
+        self._positions = [index for _, index in call.inputs]
+        self._inputs = _input_picker(self._positions, tuple(call.constants.values()))
         self._batch_rows = call.batch_rows
         self._batch_bytes = call.batch_bytes
 
-    async def score(self, rows: list[Row]) -> Prediction:
-        """The model's answer for every row, in order."""
+    async def score(self, rows: list[Row], parsers: list[Parser | None]) -> Prediction:
+        """The model's answer for every row, in order.
+
+        ``parsers`` (for fetched text cells) make the inputs typed values.
+        """
         inputs = self._inputs(rows)
+        if parsers:
+            inputs = _parsed(inputs, [parsers[i] for i in self._positions])
         size = call_rows(self._names, inputs, self._batch_rows, self._batch_bytes)
         if size >= len(inputs):
             return await self._one_call(inputs)
@@ -116,8 +123,9 @@ class Executor:
     ) -> QueryResult:
         """Start running a plan; rows arrive as the result's batches are read.
 
-        ``text_cells`` allows a passthrough to keep a MySQL source's text
-        cells; the result says whether it did.
+        ``text_cells`` allows a passthrough, or a join sending its rows on
+        as they are, to keep a MySQL source's text cells; the result says
+        which columns did.
         """
         if isinstance(plan, PassthroughPlan):
             return await self._run_passthrough(plan, text_cells)
@@ -134,7 +142,7 @@ class Executor:
         _require_ready(plan)
         if isinstance(plan, SinglePredictPlan):
             return await self._run_single(plan)
-        return await self._run_join(plan)
+        return await self._run_join(plan, text_cells)
 
     async def _run_single(self, plan: SinglePredictPlan) -> QueryResult:
         outputs = list(plan.outputs)
@@ -160,7 +168,7 @@ class Executor:
         rows = _compose(plan, outputs, [()], [prediction])
         return await _after_prediction(plan, _typed(outputs), _batches([rows]))
 
-    async def _run_join(self, plan: JoinPlan) -> QueryResult:
+    async def _run_join(self, plan: JoinPlan, text_cells: bool) -> QueryResult:
         source = self._sources.get(plan.source)
         callers = [
             _Caller(call, self._backends.for_format(call.predictor.format))
@@ -168,29 +176,35 @@ class Executor:
         ]
 
         async def score(batch: RowBatch) -> list[Row]:
-            if not batch.rows:
+            rows, parsers = batch.rows, batch.parsers
+            if not rows:
                 # Models reject zero rows (MLflow answers 400, Ray 500).
                 return []
             if len(callers) == 1:
-                predictions = [await callers[0].score(batch.rows)]
+                predictions = [await callers[0].score(rows, parsers)]
             else:
                 # Each predictor scores the batch at the same time as the others;
                 # one failing cancels the others' calls.
                 try:
                     async with asyncio.TaskGroup() as group:
                         tasks = [
-                            group.create_task(c.score(batch.rows)) for c in callers
+                            group.create_task(c.score(rows, parsers)) for c in callers
                         ]
                 except ExceptionGroup as failed:
                     raise failed.exceptions[0] from None
                 predictions = [task.result() for task in tasks]
-            return _compose(plan, plan.outputs, batch.rows, predictions)
+            return _compose(plan, plan.outputs, rows, predictions)
 
-        fetched = source.stream(plan.fetch_sql, plan.batch_rows)
+        # Only rows sent on as they are may keep the source's text: a local
+        # step computes over typed values.
+        text_cells = text_cells and plan.local is None and source.sends_text_cells
+        fetched = source.stream(plan.fetch_sql, plan.batch_rows, text_cells=text_cells)
         batches = ordered_map(fetched, score, plan.calls_in_flight)
         result = await _after_prediction(plan, _typed(plan.outputs), batches)
         if plan.local is None:
             result.tables = [_alias_of(plan, column) for column in plan.outputs]
+        if text_cells:
+            result.text_cells = [column.origin == "row" for column in plan.outputs]
         return result
 
     async def _run_passthrough(
@@ -218,7 +232,7 @@ class Executor:
                 await ahead.aclose()
                 await stream.aclose()
 
-        return QueryResult(columns, batches(), text_cells=text_cells)
+        return QueryResult(columns, batches(), text_cells=[text_cells] * len(columns))
 
 
 async def _after_prediction(
@@ -337,6 +351,19 @@ def _input_picker(
     if constants:
         return lambda rows: [pick(row) + constants for row in rows]
     return lambda rows: list(map(pick, rows))
+
+
+def _parsed(rows: list[Row], parsers: list[Parser | None]) -> list[Row]:
+    """Input rows with every text cell made the value a typed read gives."""
+    if not rows or not any(parsers):
+        return rows
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for position, parse in enumerate(parsers):
+        if parse is not None:
+            columns[position] = [
+                None if cell is None else parse(cell) for cell in columns[position]
+            ]
+    return list(zip(*columns, strict=True))
 
 
 def _compose(

@@ -18,6 +18,7 @@ plan with a local step, as DuckDB and pyarrow take time and memory to load.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import decimal
 import logging
 import re
@@ -60,7 +61,9 @@ _ARROW_TYPES = {
     SqlType.VAR_STRING: pa.string(),
     SqlType.DATE: pa.date32(),
     SqlType.DATETIME: pa.timestamp("us"),
-    SqlType.TIME: pa.time64("us"),
+    # A MySQL TIME is a duration (negative, or past a day, as in 838:59:59),
+    # which DuckDB holds as an INTERVAL; a time of day fits one as well.
+    SqlType.TIME: pa.duration("us"),
     SqlType.BLOB: pa.binary(),
     SqlType.NULL: pa.null(),
 }
@@ -91,6 +94,7 @@ _RESULT_TYPES = {
     "timestamp_ms": SqlType.DATETIME,
     "timestamp_ns": SqlType.DATETIME,
     "time": SqlType.TIME,
+    "interval": SqlType.TIME,
     "blob": SqlType.BLOB,
     "null": SqlType.NULL,
 }
@@ -295,9 +299,11 @@ def _arrow_table(
 def _arrow_array(column: OutputColumn, values: list[Any]) -> pa.Array:
     kind = column.sql_type
     arrow_type = _ARROW_TYPES.get(kind) or pa.decimal128(38, _scale(values))
+    if kind is SqlType.TIME:
+        values = [_as_duration(value) for value in values]
     try:
         return pa.array(values, type=arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
     # Values a source or model gave in another Python type (a bool for a TINY,
     # a string for a DATE): converted as they would be for the client.
@@ -309,6 +315,18 @@ def _arrow_array(column: OutputColumn, values: list[Any]) -> pa.Array:
             f"column '{column.name}' holds a value that is not "
             f"{kind.value}, so the query cannot go on after prediction: {exc}"
         ) from None
+
+
+def _as_duration(value: Any) -> Any:
+    # PostgreSQL's drivers read a TIME as a time of day, MySQL's as a timedelta.
+    if isinstance(value, dt.time):
+        return dt.timedelta(
+            hours=value.hour,
+            minutes=value.minute,
+            seconds=value.second,
+            microseconds=value.microsecond,
+        )
+    return value
 
 
 def _scale(values: list[Any]) -> int:

@@ -7,6 +7,7 @@ for Decimal and anything it does not know.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from mysql_mimic.charset import CharacterSet
 from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.types import ColumnType
 
+from byom.backends.values import time_text
 from byom.mysql.compat import batched_result
 from byom.types import SqlType
 
@@ -30,6 +32,8 @@ def result_column(
         return ResultColumn(name, ColumnType.BLOB, character_set=CharacterSet.binary)
     if sql_type is SqlType.DOUBLE and not text_cells:
         return ResultColumn(name, ColumnType.DOUBLE, text_encoder=_double_text)
+    if sql_type is SqlType.TIME and not text_cells:
+        return ResultColumn(name, ColumnType.TIME, text_encoder=_time_text)
     return ResultColumn(name, ColumnType[sql_type.value])
 
 
@@ -42,18 +46,31 @@ def _double_text(column: ResultColumn, value: Any) -> bytes:
     return text.replace("e+", "e").encode()
 
 
+def _time_text(column: ResultColumn, value: Any) -> bytes:
+    # A MySQL driver reads a TIME as a timedelta, whose str() is Python's
+    # ("-1 day, 22:30:00"); MySQL writes -01:30:00, and 838:59:59 past a day.
+    if isinstance(value, dt.timedelta):
+        return time_text(value).encode()
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 def typed_result(
     columns: list[tuple[str, SqlType]],
     batches: AsyncIterator[Sequence[Sequence[Any]]],
     tables: list[str] | None = None,
-    text_cells: bool = False,
+    text_cells: Sequence[bool] = (),
 ) -> ResultSet:
     """A streamed result set with explicit column types (and tables, if known).
 
-    ``text_cells``: every cell is MySQL's text protocol bytes already, which
-    only a result going out in the text protocol may carry.
+    ``text_cells`` marks the columns whose cells are MySQL's text protocol
+    bytes already, which only a result going out in the text protocol may
+    carry.
     """
-    typed = [result_column(name, kind, text_cells) for name, kind in columns]
+    text = list(text_cells) or [False] * len(columns)
+    typed = [
+        result_column(name, kind, is_text)
+        for (name, kind), is_text in zip(columns, text, strict=True)
+    ]
     return batched_result(batches, typed, tables or ())
 
 

@@ -46,12 +46,15 @@ T = TypeVar("T")
 class RowBatch:
     """Consecutive rows of one result, with the result's column names and types.
 
-    ``types`` is empty when the caller did not ask for them.
+    ``types`` is empty when the caller did not ask for them. ``parsers``, for
+    a stream of text cells only, holds for each column what turns one of its
+    cells into the typed value (None where the cell is that value already).
     """
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
     types: list[SqlType] = field(default_factory=list)
+    parsers: list[Callable[[bytes], Any] | None] = field(default_factory=list)
 
 
 class DataSource:
@@ -165,6 +168,11 @@ class DataSource:
             columns = list(opened.keys())
             description = opened.cursor.description if opened.cursor else None
             types: list[SqlType] | None = None
+            parsers = (
+                engines.text_cell_parsers([c[1] for c in description or ()])
+                if text_cells
+                else []
+            )
             while True:
                 work = _in_worker(_fetch_rows, opened, batch_rows)
                 rows: list[tuple[Any, ...]] = await asyncio.shield(work)
@@ -174,7 +182,7 @@ class DataSource:
                 if types is None:
                     types = result_types(self.dialect, description, rows)
                 logger.debug("source %s: fetched %d rows", self.name, len(rows))
-                yield RowBatch(columns, rows, types)
+                yield RowBatch(columns, rows, types, parsers)
                 if not rows:
                     finished = True
                     return

@@ -360,7 +360,7 @@ def test_join_with_a_step_after_prediction_prints_mysql_text(
 
     assert printed.decode().splitlines() == [
         "id\td\tat\tspan\tname\ttiny",
-        "1\t1e-07\t2024-02-29 10:11:12.345000\t-838:59:59\théllo\t0",
+        "1\t1e-7\t2024-02-29 10:11:12.345000\t-838:59:59\théllo\t0",
         "2\t1000000000000000\t1999-12-31 23:59:59\t12:00:00\t\t0",
         "3\t0.30000000000000004\t2000-01-01 00:00:00\t838:59:59\tit's\t0",
         "4\tNULL\tNULL\tNULL\tNULL\t0",

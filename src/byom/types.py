@@ -12,8 +12,9 @@ import datetime as dt
 import decimal
 import enum
 import math
-from typing import Any
+from typing import Any, cast
 
+import orjson
 import sqlalchemy.types as sat
 
 
@@ -208,3 +209,38 @@ def _label(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
+
+
+def double_text(value: float) -> bytes:
+    """A DOUBLE as the MySQL text protocol carries it, in its shortest exact form.
+
+    MySQL writes no trailing ".0" and no "+" in an exponent (5436, 4123.812,
+    1e20); orjson's shortest round-trip digits are the same as Python's repr,
+    and faster to get.
+
+    >>> double_text(5436.0), double_text(1e20), double_text(1e-7)
+    (b'5436', b'1e20', b'1e-7')
+    """
+    text = orjson.dumps(value) if math.isfinite(value) else repr(value).encode()
+    if text.endswith(b".0"):
+        text = text[:-2]
+    return text.replace(b"e+", b"e")
+
+
+def double_texts(values: list[Any]) -> list[bytes | None]:
+    """``double_text`` of every value (None stays None), in a few C-level passes.
+
+    One orjson array is cut into its numbers: a batch of model answers costs a
+    fraction of a Python call per value.
+    """
+    text = orjson.dumps(values)
+    nulls = values.count(None)
+    if text.count(b"null") != nulls:
+        # orjson writes an infinity as null; such a batch goes value by value.
+        return [None if v is None else double_text(v) for v in values]
+    text = text[1:-1].replace(b"e+", b"e") + b","
+    cells = text.replace(b".0,", b",").split(b",")
+    cells.pop()
+    if nulls:
+        return [None if cell == b"null" else cell for cell in cells]
+    return cast(list[bytes | None], cells)

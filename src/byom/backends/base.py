@@ -7,6 +7,8 @@ Batching and concurrency are the executor's business, not the backend's.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,7 +63,27 @@ def predictor_headers(predictor: Predictor) -> dict[str, str]:
 
 def records(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as objects keyed by column (pandas "records" orient)."""
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    if rows and len(rows[0]) != len(columns):
+        raise ValueError(f"{len(columns)} column names for rows of {len(rows[0])}")
+    return _record_builder(len(columns))(rows, *columns)
+
+
+@functools.cache
+def _record_builder(width: int) -> Callable[..., list[dict[str, Any]]]:
+    """A function making rows of width values into dicts, given the keys.
+
+    A dict display in a comprehension costs less than half of ``dict(zip())``
+    per row, which counts at a million rows. The generated source holds only
+    numbered names; the keys are the function's arguments.
+    """
+    if width == 0:
+        return lambda rows: [{} for _ in rows]
+    keys = ", ".join(f"k{i}" for i in range(width))
+    values = ", ".join(f"v{i}" for i in range(width))
+    pairs = ", ".join(f"k{i}: v{i}" for i in range(width))
+    source = f"lambda rows, {keys}: [{{{pairs}}} for ({values},) in rows]"
+    builder: Callable[..., list[dict[str, Any]]] = eval(source)
+    return builder
 
 
 def records_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:

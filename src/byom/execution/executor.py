@@ -33,14 +33,12 @@ from byom.planning.plan import (
 )
 from byom.planning.predictor_columns import ERROR_SUFFIX
 from byom.sources.registry import Sources
-from byom.sources.source import RowBatch
-from byom.types import SqlType, cast_value, common_type
+from byom.sources.source import ColumnParser, RowBatch
+from byom.types import SqlType, cast_value, common_type, double_texts
 
 logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
-# Turns a source's text cell into the column's typed value.
-Parser = Callable[[bytes], Any]
 
 
 @dataclass
@@ -74,18 +72,22 @@ class _Caller:
         self._backend = backend
         self._names = [name for name, _ in call.inputs] + list(call.constants)
         self._positions = [index for _, index in call.inputs]
-        self._inputs = _input_picker(self._positions, tuple(call.constants.values()))
+        self._constants = tuple(call.constants.values())
+        self._inputs = _input_picker(self._positions, self._constants)
         self._batch_rows = call.batch_rows
         self._batch_bytes = call.batch_bytes
 
-    async def score(self, rows: list[Row], parsers: list[Parser | None]) -> Prediction:
+    async def score(
+        self, rows: list[Row], parsers: list[ColumnParser | None]
+    ) -> Prediction:
         """The model's answer for every row, in order.
 
         ``parsers`` (for fetched text cells) make the inputs typed values.
         """
-        inputs = self._inputs(rows)
         if parsers:
-            inputs = _parsed(inputs, [parsers[i] for i in self._positions])
+            inputs = _parsed_inputs(rows, self._positions, parsers, self._constants)
+        else:
+            inputs = self._inputs(rows)
         size = call_rows(self._names, inputs, self._batch_rows, self._batch_bytes)
         if size >= len(inputs):
             return await self._one_call(inputs)
@@ -193,7 +195,7 @@ class Executor:
                 except ExceptionGroup as failed:
                     raise failed.exceptions[0] from None
                 predictions = [task.result() for task in tasks]
-            return _compose(plan, plan.outputs, rows, predictions)
+            return _compose(plan, plan.outputs, rows, predictions, text_cells)
 
         # Only rows sent on as they are may keep the source's text: a local
         # step computes over typed values.
@@ -204,7 +206,7 @@ class Executor:
         if plan.local is None:
             result.tables = [_alias_of(plan, column) for column in plan.outputs]
         if text_cells:
-            result.text_cells = [column.origin == "row" for column in plan.outputs]
+            result.text_cells = [_as_text(column) for column in plan.outputs]
         return result
 
     async def _run_passthrough(
@@ -353,17 +355,31 @@ def _input_picker(
     return lambda rows: list(map(pick, rows))
 
 
-def _parsed(rows: list[Row], parsers: list[Parser | None]) -> list[Row]:
-    """Input rows with every text cell made the value a typed read gives."""
-    if not rows or not any(parsers):
-        return rows
-    columns: list[Any] = list(zip(*rows, strict=True))
-    for position, parse in enumerate(parsers):
-        if parse is not None:
-            columns[position] = [
-                None if cell is None else parse(cell) for cell in columns[position]
-            ]
-    return list(zip(*columns, strict=True))
+def _parsed_inputs(
+    rows: list[Row],
+    positions: list[int],
+    parsers: list[ColumnParser | None],
+    constants: Row,
+) -> list[Row]:
+    """A call's input rows (values, then constants) from fetched text cells.
+
+    Each input column's cells become the values a typed read gives, a column
+    at a time.
+    """
+    columns: list[Any] = []
+    for position in positions:
+        cells = [row[position] for row in rows]
+        parse = parsers[position]
+        columns.append(cells if parse is None else parse(cells))
+    columns.extend([value] * len(rows) for value in constants)
+    return list(zip(*columns, strict=True)) if columns else [() for _ in rows]
+
+
+def _as_text(column: OutputColumn) -> bool:
+    """Whether a join sending text cells gives this column's cells as text."""
+    if column.origin == "row":
+        return True
+    return column.origin == "model" and column.sql_type is SqlType.DOUBLE
 
 
 def _compose(
@@ -371,17 +387,23 @@ def _compose(
     outputs: list[OutputColumn],
     rows: list[Row],
     predictions: list[Prediction],
+    text_cells: bool = False,
 ) -> list[Row]:
     """Output rows: fetched values, echoed inputs and cast model answers.
 
     The usual shape (fetched values first, ``SELECT t.*, p.target``) extends each
-    fetched row; any other order is built column by column.
+    fetched row; any other order is built column by column. ``text_cells``:
+    the fetched values are the source's text, and the model's DOUBLE answers
+    are made MySQL text too, a whole batch at once.
     """
     fetched = [column.index for column in outputs if column.origin == "row"]
     if all(column.origin == "row" for column in outputs[: len(fetched)]):
-        added = [_cells(plan, c, rows, predictions) for c in outputs[len(fetched) :]]
+        added = [
+            _cells(plan, c, rows, predictions, text_cells)
+            for c in outputs[len(fetched) :]
+        ]
         return _extended(_picked(rows, fetched), added)
-    cells = [_cells(plan, column, rows, predictions) for column in outputs]
+    cells = [_cells(plan, c, rows, predictions, text_cells) for c in outputs]
     return list(zip(*cells, strict=True)) if cells else [() for _ in rows]
 
 
@@ -390,6 +412,7 @@ def _cells(
     column: OutputColumn,
     rows: list[Row],
     predictions: list[Prediction],
+    text_cells: bool,
 ) -> list[Any]:
     """One output column's values for the batch."""
     if column.origin == "row":
@@ -399,7 +422,10 @@ def _cells(
     values = predictions[column.call].columns.get(column.key)
     if values is None:
         return [None] * len(rows)
-    return _cast_all(plan, column, values)
+    cast = _cast_all(plan, column, values)
+    if text_cells and _as_text(column):
+        return double_texts(cast)
+    return cast
 
 
 def _picked(rows: list[Row], positions: list[int]) -> list[Row]:
@@ -418,10 +444,8 @@ def _extended(rows: list[Row], added: list[list[Any]]) -> list[Row]:
     """Each row with the values of the added columns after it."""
     if not added:
         return rows
-    if len(added) == 1:
-        return [(*row, value) for row, value in zip(rows, added[0], strict=True)]
     tails = zip(*added, strict=True)
-    return [row + tail for row, tail in zip(rows, tails, strict=True)]
+    return list(map(operator.add, rows, tails))
 
 
 # A LONGLONG column holds a signed 64-bit integer.

@@ -17,7 +17,7 @@ from mysql_mimic.types import ColumnType
 
 from byom.backends.values import time_text
 from byom.mysql.compat import batched_result
-from byom.types import SqlType
+from byom.types import SqlType, double_text
 
 
 def result_column(
@@ -38,12 +38,7 @@ def result_column(
 
 
 def _double_text(column: ResultColumn, value: Any) -> bytes:
-    # MySQL prints a DOUBLE in its shortest exact form without a trailing ".0"
-    # (5436, 4123.812, 1e20); Python's repr gives the same digits.
-    text = repr(float(value))
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text.replace("e+", "e").encode()
+    return double_text(float(value))
 
 
 def _time_text(column: ResultColumn, value: Any) -> bytes:

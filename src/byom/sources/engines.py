@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import sqlalchemy as sa
 
 from byom.errors import WrongArgumentsError
@@ -196,28 +197,64 @@ def text_cell_conversions(typed: dict[Any, Any]) -> dict[Any, Any]:
 _MYSQLDB_TEXT_CODES = (15, 245, 249, 250, 251, 252, 253, 254)
 
 
-def text_cell_parsers(codes: Sequence[Any]) -> list[Callable[[bytes], Any] | None]:
-    """For each column of a text-cell result, what makes a cell a typed value.
+def text_cell_parsers(
+    codes: Sequence[Any],
+) -> list[Callable[[Sequence[Any]], list[Any]] | None]:
+    """For each column of a text-cell result, what makes its cells typed values.
 
-    Each turns the server's text into the value a typed read of the column
-    gives (int, float, Decimal, date, ...); None marks a column whose cells
-    are that value already (text, blobs, and types read as bytes).
+    Each takes a column's cells (bytes, or None for NULL) and gives the values
+    a typed read of the column gives (int, float, Decimal, date, ...); None
+    marks a column whose cells are those values already (text, blobs, and the
+    types read as bytes).
     """
     conversions = _mysqldb_conversions()
-    parsers: list[Callable[[bytes], Any] | None] = []
+    parsers: list[Callable[[Sequence[Any]], list[Any]] | None] = []
     for code in codes:
         convert = None if code in _MYSQLDB_TEXT_CODES else conversions.get(code)
-        parsers.append(_bytes_parser(convert) if callable(convert) else None)
+        if convert is float:
+            parsers.append(_floats)
+        elif callable(convert):
+            parsers.append(_column_parser(convert))
+        else:
+            parsers.append(None)
     return parsers
 
 
-def _bytes_parser(convert: Callable[[str], Any]) -> Callable[[bytes], Any]:
-    # int and float read bytes themselves, a decode faster.
-    if convert is int or convert is float:
-        return convert
+def _floats(cells: Sequence[Any]) -> list[Any]:
+    # MySQL prints a FLOAT or DOUBLE as a JSON number (5, 1e15, 0.0000001), and
+    # orjson reads a column of them three times faster than float() one by one.
+    # Its reading rounds correctly, as float() does; float() keeps 5 a float.
+    if None in cells:
+        joined = b",".join([b"null" if cell is None else cell for cell in cells])
+    else:
+        joined = b",".join(cells)
+    # JSON's -0 is the integer 0: a negative zero must go through float().
+    if b"-0," in joined + b",":
+        return _one_by_one(cells)
+    try:
+        numbers = orjson.loads(b"[" + joined + b"]")
+    except orjson.JSONDecodeError:
+        return _one_by_one(cells)
+    if None in numbers:
+        return [None if number is None else float(number) for number in numbers]
+    return list(map(float, numbers))
 
-    def parse(cell: bytes) -> Any:
-        return convert(cell.decode())
+
+def _one_by_one(cells: Sequence[Any]) -> list[Any]:
+    return [None if cell is None else float(cell) for cell in cells]
+
+
+def _column_parser(
+    convert: Callable[[Any], Any],
+) -> Callable[[Sequence[Any]], list[Any]]:
+    # int reads bytes itself; the other converters take mysqlclient's str.
+    def parse_one(cell: bytes) -> Any:
+        return convert(cell) if convert is int else convert(cell.decode())
+
+    def parse(cells: Sequence[Any]) -> list[Any]:
+        if None in cells:
+            return [None if cell is None else parse_one(cell) for cell in cells]
+        return list(map(convert if convert is int else parse_one, cells))
 
     return parse
 

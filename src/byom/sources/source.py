@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +40,8 @@ from byom.types import SqlType, from_sqlalchemy, to_sqlalchemy
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Turns a column's text cells (None for NULL) into the column's typed values.
+ColumnParser = Callable[[Sequence[Any]], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,14 @@ class RowBatch:
     """Consecutive rows of one result, with the result's column names and types.
 
     ``types`` is empty when the caller did not ask for them. ``parsers``, for
-    a stream of text cells only, holds for each column what turns one of its
-    cells into the typed value (None where the cell is that value already).
+    a stream of text cells only, holds for each column what turns a list of
+    its cells into typed values (None where the cells are those already).
     """
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
     types: list[SqlType] = field(default_factory=list)
-    parsers: list[Callable[[bytes], Any] | None] = field(default_factory=list)
+    parsers: list[ColumnParser | None] = field(default_factory=list)
 
 
 class DataSource:

@@ -277,6 +277,9 @@ class Byom:
         deadline = asyncio.get_running_loop().time() + seconds
         started = self._select(query, database, text_cells)
         result = await before(deadline, seconds, started)
+        if result.packets is not None:
+            packets = bounded(result.packets, deadline, seconds)
+            return replace(result, packets=packets)
         return replace(result, batches=bounded(result.batches, deadline, seconds))
 
     async def write_back(

@@ -33,7 +33,7 @@ from byom.planning.plan import (
 )
 from byom.planning.predictor_columns import ERROR_SUFFIX
 from byom.sources.registry import Sources
-from byom.sources.source import ColumnParser, RowBatch
+from byom.sources.source import ColumnParser, DataSource, PacketBatch, RowBatch
 from byom.types import SqlType, cast_value, common_type, double_texts
 
 logger = logging.getLogger(__name__)
@@ -50,13 +50,15 @@ class QueryResult:
     ``text_cells`` says, for each column, whether its cells are MySQL's text
     for their values, as a MySQL source sent them (bytes for every type but
     text and blobs), rather than Python values of the column's type; empty
-    when no column's are.
+    when no column's are. ``packets``, in place of ``batches``, streams the
+    rows as the MySQL text protocol packets a MySQL source sent for them.
     """
 
     columns: list[tuple[str, SqlType]]
     batches: AsyncIterator[list[Row]]
     tables: list[str] = field(default_factory=list)
     text_cells: list[bool] = field(default_factory=list)
+    packets: AsyncIterator[PacketBatch] | None = None
 
 
 class _Caller:
@@ -213,6 +215,8 @@ class Executor:
         self, plan: PassthroughPlan, text_cells: bool
     ) -> QueryResult:
         source = self._sources.get(plan.source)
+        if text_cells and source.forwards_row_packets:
+            return await _forwarded(source, plan.sql)
         text_cells = text_cells and source.sends_text_cells
         stream = source.stream(plan.sql, plan.batch_rows, text_cells=text_cells)
         first = await anext(stream)
@@ -235,6 +239,30 @@ class Executor:
                 await stream.aclose()
 
         return QueryResult(columns, batches(), text_cells=[text_cells] * len(columns))
+
+
+async def _forwarded(source: DataSource, sql: str) -> QueryResult:
+    """A passthrough whose rows are the source's own packets, sent on as they are."""
+    stream = source.stream_packets(sql)
+    first = await anext(stream)
+    columns = list(zip(first.columns, first.types, strict=True))
+
+    async def packets() -> AsyncIterator[PacketBatch]:
+        # Reading one chunk ahead overlaps the source's read (in a worker
+        # thread) with sending the previous chunk to the client.
+        ahead = ordered_map(stream, _same_batch, 2)
+        try:
+            async for batch in ahead:
+                yield batch
+        finally:
+            await ahead.aclose()
+            await stream.aclose()
+
+    return QueryResult(columns, _batches([]), packets=packets())
+
+
+async def _same_batch(batch: PacketBatch) -> PacketBatch:
+    return batch
 
 
 async def _after_prediction(

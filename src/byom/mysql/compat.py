@@ -52,6 +52,7 @@ from byom.mysql import commands, status_flags, tls
 from byom.mysql.errors import to_mysql_error
 from byom.mysql.large_rows import write_rows
 from byom.mysql.patching import replace_methods
+from byom.sources.row_packets import renumbered
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,30 @@ def batched_result(
     if tables:
         _TABLES[rows] = tables
     return ResultSet(rows=rows, columns=columns)
+
+
+# Row packets of results built by forwarded_result(), keyed by their row iterator.
+_PACKETS: weakref.WeakKeyDictionary[Any, AsyncIterator[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def forwarded_result(
+    packets: AsyncIterator[Any], columns: Sequence[ResultColumn]
+) -> ResultSet:
+    """A result whose rows are chunks of text protocol row packets from a source.
+
+    Each chunk has ``data`` (whole packets, numbered as the source numbered
+    them) and ``packets`` (how many). Its ``rows`` cannot be read one by one.
+    """
+    rows = _no_rows()
+    _PACKETS[rows] = packets
+    return ResultSet(rows=rows, columns=columns)
+
+
+async def _no_rows() -> AsyncIterator[Sequence[Any]]:
+    raise errors.NotSupportedError("this result can only be sent as text")
+    yield ()
 
 
 def column_tables(result_set: ResultSet) -> Sequence[str | None]:
@@ -184,6 +209,11 @@ def _guard_authentication() -> None:
 
 async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
     """Write a result set in batches, draining the socket after each batch."""
+    rows = result_set.rows
+    packets = _PACKETS.pop(rows, None) if inspect.isasyncgen(rows) else None
+    if packets is not None:
+        await _write_packets(self, result_set, packets)
+        return
     batches = row_batches(result_set)
     try:
         first = await anext(batches, None)
@@ -207,6 +237,38 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
 
     # Real servers report 0 affected rows at the end of a result set; MariaDB
     # Connector/J 2.x misreads anything else.
+    await self.stream.write(self.ok_or_eof(affected_rows=0))
+
+
+async def _write_packets(
+    self: Any, result_set: ResultSet, packets: AsyncIterator[Any]
+) -> None:
+    """Write a result whose rows are a source's packets, chunk by chunk.
+
+    The source numbered them after its own column count, definitions and EOF,
+    which are as many packets as byom's: they are renumbered only when the
+    client's numbering differs (a query sent in several packets).
+    """
+    try:
+        _write_header(self, result_set.columns, column_tables(result_set))
+        async for chunk in packets:
+            if not chunk.packets:
+                continue
+            data = chunk.data
+            if data[3] != self.stream.seq.value:
+                data = renumbered(data, self.stream.seq.value)
+            self.stream._buffer.extend(data)
+            self.stream.seq.value = (self.stream.seq.value + chunk.packets) & 0xFF
+            await self.stream.drain()
+    except Exception as exc:
+        if commands.client_went_away(self, exc):
+            raise
+        raise to_mysql_error(exc, f"connection {self.connection_id}") from None
+    finally:
+        aclose = getattr(packets, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     await self.stream.write(self.ok_or_eof(affected_rows=0))
 
 

@@ -16,7 +16,8 @@ from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.types import ColumnType
 
 from byom.backends.values import time_text
-from byom.mysql.compat import batched_result
+from byom.mysql.compat import batched_result, forwarded_result
+from byom.sources.source import PacketBatch
 from byom.types import SqlType, double_text
 
 
@@ -67,6 +68,17 @@ def typed_result(
         for (name, kind), is_text in zip(columns, text, strict=True)
     ]
     return batched_result(batches, typed, tables or ())
+
+
+def packet_result(
+    columns: list[tuple[str, SqlType]], packets: AsyncIterator[PacketBatch]
+) -> ResultSet:
+    """A result whose rows are a MySQL source's text protocol packets, as sent.
+
+    Only a result going out in the text protocol may carry them.
+    """
+    typed = [result_column(name, kind, text_cells=True) for name, kind in columns]
+    return forwarded_result(packets, typed)
 
 
 def static_result(

@@ -51,7 +51,7 @@ from byom.mysql.errors import to_mysql_error
 from byom.mysql.information_schema import InformationSchema
 from byom.mysql.long_statements import run_off_loop
 from byom.mysql.processes import Activity, client_host
-from byom.mysql.results import static_result, typed_result
+from byom.mysql.results import packet_result, static_result, typed_result
 from byom.mysql.server_status import ServerStatus
 from byom.mysql.show_filter import parse_show_where
 from byom.mysql.show_forms import answer_show
@@ -360,6 +360,8 @@ class ByomSession(Session):
                 self._query_timeout(),
                 text_cells=rows_in_text(),
             )
+            if result.packets is not None:
+                return packet_result(result.columns, result.packets)
             return typed_result(
                 result.columns, result.batches, result.tables, result.text_cells
             )

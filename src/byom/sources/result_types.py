@@ -77,3 +77,11 @@ def _column_type(dialect: str, code: Any, values: list[Any]) -> SqlType:
         return _POSTGRES_OIDS.get(code, SqlType.VAR_STRING)
     learnt = common_type(values)
     return SqlType.VAR_STRING if learnt is SqlType.NULL else learnt
+
+
+def definition_type(type_code: int, binary: bool) -> SqlType:
+    """The SqlType of a MySQL column from its definition: its type code, and
+    whether its charset is binary (BLOB and VARBINARY, not TEXT and VARCHAR)."""
+    if type_code in _MYSQL_BLOBS:
+        return SqlType.BLOB if binary else SqlType.VAR_STRING
+    return _MYSQL_CODES.get(type_code, SqlType.VAR_STRING)

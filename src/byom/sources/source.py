@@ -20,6 +20,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pymysql  # type: ignore[import-untyped]
+import pymysql.err  # type: ignore[import-untyped]
 import sqlalchemy as sa
 import sqlalchemy.exc
 
@@ -34,7 +36,13 @@ from byom.errors import (
 from byom.sources import engines
 from byom.sources.engines import sqlite_uri
 from byom.sources.query_errors import query_error
-from byom.sources.result_types import result_types
+from byom.sources.result_types import definition_type, result_types
+from byom.sources.row_packets import (
+    BINARY_CHARSET,
+    ColumnDefinition,
+    PacketChunk,
+    RowPackets,
+)
 from byom.types import SqlType, from_sqlalchemy, to_sqlalchemy
 
 logger = logging.getLogger(__name__)
@@ -59,6 +67,20 @@ class RowBatch:
     parsers: list[ColumnParser | None] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PacketBatch:
+    """Row packets of one result as its source sent them (MySQL text protocol).
+
+    The first batch of a stream holds no packets: it brings the column names
+    and types. ``packets`` counts the packets in ``data``.
+    """
+
+    columns: list[str]
+    types: list[SqlType]
+    data: bytes = b""
+    packets: int = 0
+
+
 class DataSource:
     """An integration's database: checks, reflection, reads and streamed reads."""
 
@@ -79,6 +101,10 @@ class DataSource:
         # on the event loop, instead of holding one of the few worker threads
         # that the queries owning connections need in order to finish.
         self._slots = asyncio.Semaphore(connections)
+        self._parameters = params
+        self._connections = connections
+        # byom's own connections for row packets, idle between queries.
+        self._idle_packet_connections: list[Any] = []
         self._attached = list(params.get("attach") or {})
         if self.spec.name == "sqlite":
             _attach_sqlite_schemas(self._engine, params.get("attach") or {})
@@ -151,6 +177,87 @@ class DataSource:
         async with self._slots, aclosing(rows) as batches:
             async for batch in batches:
                 yield batch
+
+    @property
+    def forwards_row_packets(self) -> bool:
+        """Whether ``stream_packets`` can read this source's rows as packets."""
+        return self.spec.name in {"mysql", "mariadb"}
+
+    async def stream_packets(self, sql: str) -> AsyncGenerator[PacketBatch]:
+        """Run sql and yield its rows as the MySQL text protocol packets it sent.
+
+        For a caller that sends the rows on in that protocol unchanged. The
+        first batch brings the columns only. Closing the iterator early drops
+        the connection, as ``stream`` does.
+        """
+        packets = self._packet_stream(sql)
+        async with self._slots, aclosing(packets) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _packet_stream(self, sql: str) -> AsyncGenerator[PacketBatch]:
+        connection = await asyncio.to_thread(self._packet_connection)
+        reader = RowPackets(connection)
+        stopper = _ReadStopper(connection)
+        work: asyncio.Future[Any] | None = None
+        try:
+            work = _in_worker(reader.start, sql)
+            definitions: list[ColumnDefinition] = await asyncio.shield(work)
+            columns = [column.name for column in definitions]
+            types = [
+                definition_type(column.type_code, column.charset == BINARY_CHARSET)
+                for column in definitions
+            ]
+            yield PacketBatch(columns, types)
+            while True:
+                work = _in_worker(reader.read)
+                chunk: PacketChunk = await asyncio.shield(work)
+                if not chunk.packets:
+                    return
+                logger.debug("source %s: read %d row packets", self.name, chunk.packets)
+                yield PacketBatch(columns, types, chunk.data, chunk.packets)
+        except pymysql.err.MySQLError as exc:
+            raise _query_error_of(self.name, exc) from None
+        finally:
+            if work is not None and not work.done():
+                stopper.interrupt()
+                await asyncio.wait([work])
+                work.exception()
+            stopper.close()
+            await asyncio.to_thread(self._give_back, connection, reader.done)
+
+    def _packet_connection(self) -> Any:
+        """An idle connection of byom's own that still answers, or a new one."""
+        while self._idle_packet_connections:
+            connection = self._idle_packet_connections.pop()
+            try:
+                connection.ping(reconnect=False)
+            except pymysql.err.MySQLError:
+                connection.close()
+                continue
+            return connection
+        params = self._parameters
+        try:
+            return pymysql.connect(
+                host=str(params["host"]),
+                port=int(params.get("port") or 3306),
+                user=str(params["user"]),
+                password=str(params.get("password") or ""),
+                database=params.get("database") or None,
+                charset="utf8mb4",
+                connect_timeout=int(params.get("connect_timeout") or 10),
+                autocommit=True,
+            )
+        except pymysql.err.MySQLError as exc:
+            raise SourceError(f"data source '{self.name}' failed: {exc}") from None
+
+    def _give_back(self, connection: Any, reusable: bool) -> None:
+        # A result not read to its end would have to be read before the next
+        # query; closing the connection stops the source sending it.
+        if reusable and len(self._idle_packet_connections) < self._connections:
+            self._idle_packet_connections.append(connection)
+            return
+        connection.close()
 
     async def _stream(
         self, sql: str, batch_rows: int, text_cells: bool
@@ -245,6 +352,8 @@ class DataSource:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
+        while self._idle_packet_connections:
+            self._idle_packet_connections.pop().close()
 
     def _check(self) -> None:
         try:
@@ -569,6 +678,16 @@ def _attach_sqlite_schemas(engine: sa.Engine, attach: dict[str, str]) -> None:
                     f"unable to open the database attached as '{schema}': {path}"
                 ) from None
         cursor.close()
+
+
+def _query_error_of(source: str, exc: Exception) -> ByomError:
+    """The error for a query refused on a connection of byom's own (PyMySQL)."""
+    blamed = query_error(source, exc, str(exc))
+    return (
+        blamed
+        if blamed is not None
+        else SourceError(f"data source '{source}' failed: {exc}")
+    )
 
 
 def _query_error(source: str, exc: sqlalchemy.exc.SQLAlchemyError) -> ByomError:

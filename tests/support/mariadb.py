@@ -164,6 +164,17 @@ class MariaDBServer(DatabaseServer):
             for (arg,) in rows
         ]
 
+    def threads_of(self, text: str) -> list[int]:
+        """The connection ids that sent the logged statements containing text."""
+        with self._root_connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT thread_id FROM mysql.general_log"
+                " WHERE command_type = 'Query' AND argument LIKE %s"
+                " AND user_host NOT LIKE 'root[%%'",
+                (f"%{text}%",),
+            )
+            return [int(thread) for (thread,) in cur.fetchall()]
+
     def _install(self) -> None:
         install_db = find_executable(
             ["mariadb-install-db", "mysql_install_db"], _SBIN_DIRS
@@ -187,6 +198,8 @@ class MariaDBServer(DatabaseServer):
     def _server_options(self) -> list[str]:
         # Small buffers keep a test server light; root must name itself as the user.
         options = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]
+        # Rows of 16 MiB and more, which the protocol splits over packets.
+        options.append("--max-allowed-packet=64M")
         if os.geteuid() == 0:
             options.append("--user=root")
         return options

@@ -1,0 +1,249 @@
+"""A MariaDB passthrough sent as the source's own row packets.
+
+The packet cutter is checked on hand-made streams (an EOF or ERR after rows, a
+row over several packets whose continuation looks like an EOF), then through
+byom against a real MariaDB: rows of 16 MiB and more, an error the source
+sends between rows, a query timeout, and the connection byom keeps for the next
+query (reused after a whole result, dropped after a client left mid-result).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from byom.sources.row_packets import packet_ends, renumbered
+from tests.support.byom_process import USER, ByomProcess
+from tests.support.mariadb import MariaDBServer
+from tests.support.raw_mysql import RawClient
+
+MAX = 0xFFFFFF
+
+
+def packet(payload: bytes, sequence: int) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([sequence]) + payload
+
+
+EOF = b"\xfe\x00\x00\x02\x00"
+ERR = b"\xff\x7a\x04#42S22Unknown column"
+
+
+@pytest.mark.parametrize(
+    ("stream", "continued", "expected"),
+    [
+        pytest.param(
+            packet(b"\x011", 5) + packet(b"\x012", 6) + packet(EOF, 7),
+            False,
+            (12, 2, True, False),
+            id="rows-then-eof",
+        ),
+        pytest.param(
+            packet(b"\x011", 5) + packet(ERR, 6),
+            False,
+            (6, 1, True, False),
+            id="row-then-err",
+        ),
+        pytest.param(
+            packet(b"\x011", 5) + packet(b"\x012", 6)[:5],
+            False,
+            (6, 1, False, False),
+            id="a-packet-not-whole-yet",
+        ),
+        pytest.param(
+            packet(EOF, 9) + packet(EOF, 10),
+            True,
+            (9, 1, True, False),
+            id="a-continuation-that-looks-like-an-eof",
+        ),
+        pytest.param(
+            packet(b"\xfe" + b"x" * 20, 5) + packet(EOF, 6),
+            False,
+            (25, 1, True, False),
+            id="a-row-starting-with-0xfe-is-long",
+        ),
+        pytest.param(b"", False, (0, 0, False, False), id="nothing"),
+    ],
+)
+def test_packet_ends(
+    stream: bytes, continued: bool, expected: tuple[int, int, bool, bool]
+) -> None:
+    assert packet_ends(bytearray(stream), continued) == expected
+
+
+def test_packet_ends_marks_a_full_packet_as_continued() -> None:
+    stream = bytearray(packet(b"\x00" * MAX, 3))
+
+    assert packet_ends(stream) == (MAX + 4, 1, False, True)
+
+
+def test_renumbered_rewrites_each_sequence_number_only() -> None:
+    data = packet(b"\x011", 5) + packet(b"\x02ab", 6) + packet(b"\x01c", 7)
+
+    assert renumbered(data, 255) == (
+        packet(b"\x011", 255) + packet(b"\x02ab", 0) + packet(b"\x01c", 1)
+    )
+
+
+@pytest.fixture(scope="module")
+def packets_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
+    """A byom whose integration ``src`` holds test_data.packet_rows (ids 1-3)."""
+    connection = pymysql.connect(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.user,
+        password=mariadb.password,
+        autocommit=True,
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS test_data.packet_rows")
+        cursor.execute("CREATE TABLE test_data.packet_rows (id INT PRIMARY KEY)")
+        cursor.execute("INSERT INTO test_data.packet_rows VALUES (1), (2), (3)")
+
+    server = ByomProcess()
+    server.start()
+    server.query(
+        "CREATE DATABASE src WITH ENGINE = 'mariadb', PARAMETERS = "
+        f'{{"host": "127.0.0.1", "port": {mariadb.port}, "user": "{mariadb.user}", '
+        f'"password": "{mariadb.password}", "database": "test_data"}}'
+    )
+    yield server
+    server.cleanup()
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        # The row's payload is the cell's 4-byte (then 9-byte) length, the
+        # cell, and "1" with its length byte.
+        pytest.param(MAX - 7, id="just-below-one-packet"),
+        pytest.param(MAX - 6, id="exactly-one-full-packet"),
+        pytest.param(20_000_000, id="two-packets"),
+        pytest.param(40_000_000, id="three-packets"),
+    ],
+)
+def test_rows_of_16_mib_or_more_arrive_whole(
+    packets_byom: ByomProcess, size: int
+) -> None:
+    with packets_byom.connect(max_allowed_packet=128 << 20) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT REPEAT('a', {size}) AS big, id FROM src.packet_rows "
+                "WHERE id < 3 ORDER BY id"
+            )
+            rows = cursor.fetchall()
+            cursor.execute("SELECT id FROM src.packet_rows ORDER BY id")
+            after = cursor.fetchall()
+
+    assert [(len(big), set(big), id_) for big, id_ in rows] == [
+        (size, {"a"}, 1),
+        (size, {"a"}, 2),
+    ]
+    assert after == ((1,), (2,), (3,))
+
+
+def test_an_error_between_rows_reaches_the_client(packets_byom: ByomProcess) -> None:
+    # The subquery gives two rows for id 3 only: MariaDB has sent rows 1 and 2.
+    sql = (
+        "SELECT id, (SELECT u.id FROM src.packet_rows AS u WHERE t.id = 3 "
+        "AND u.id < 3) AS x FROM src.packet_rows AS t ORDER BY id"
+    )
+    with packets_byom.connect() as connection, connection.cursor() as cursor:
+        with pytest.raises(pymysql.err.MySQLError) as raised:
+            cursor.execute(sql)
+        cursor.execute("SELECT id FROM src.packet_rows WHERE id = 2")
+        after = cursor.fetchall()
+
+    # A source's own error that is not the client's mistake is byom's 1429,
+    # naming the source and carrying its code and text.
+    assert raised.value.args == (
+        1429,
+        "data source 'src' failed: (1242, 'Subquery returns more than 1 row')",
+    )
+    assert after == ((2,),)
+
+
+def test_an_error_before_the_rows_names_the_culprit(packets_byom: ByomProcess) -> None:
+    code, message = packets_byom.error("SELECT nope FROM src.packet_rows")
+
+    assert (code, message) == (1054, "Unknown column 'nope' in 'SELECT'")
+
+
+def test_query_timeout_stops_a_slow_source(packets_byom: ByomProcess) -> None:
+    with packets_byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET max_execution_time = 500")
+        started = time.monotonic()
+        with pytest.raises(pymysql.err.MySQLError) as raised:
+            cursor.execute("SELECT SLEEP(5), id FROM src.packet_rows")
+        waited = time.monotonic() - started
+        cursor.execute("SET max_execution_time = 0")
+        cursor.execute("SELECT id FROM src.packet_rows WHERE id = 1")
+        after = cursor.fetchall()
+
+    assert raised.value.args[0] == 3024
+    assert waited < 3
+    assert after == ((1,),)
+
+
+def source_connection(byom: ByomProcess, mariadb: MariaDBServer, marker: str) -> int:
+    """The id of the source connection a passthrough query marked so ran on."""
+    rows = byom.query(f"SELECT id, '{marker}' FROM src.packet_rows WHERE id = 1")
+    assert rows == [(1, marker)]
+    (thread,) = mariadb.threads_of(marker)
+    return thread
+
+
+def test_a_whole_result_leaves_its_connection_for_the_next(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    first = source_connection(packets_byom, mariadb, "reuse-first")
+
+    assert source_connection(packets_byom, mariadb, "reuse-second") == first
+
+
+def test_a_client_leaving_mid_result_drops_the_source_connection(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    before = source_connection(packets_byom, mariadb, "leave-before")
+    client = RawClient(packets_byom.port)
+    client.handshake()
+    client.login(USER, b"")
+    # 81 rows of 1 MB: far more than the socket buffers hold.
+    client.send_packet(
+        b"\x03SELECT REPEAT('a', 1000000), t.id FROM src.packet_rows AS t, "
+        b"src.packet_rows AS u, src.packet_rows AS v, src.packet_rows AS w",
+        seq=0,
+    )
+    assert client.read_packet() is not None
+    # Closing with a zero linger time resets the connection.
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with (
+            pymysql.connect(
+                host=mariadb.host,
+                port=mariadb.port,
+                user=mariadb.user,
+                password=mariadb.password,
+            ) as admin,
+            admin.cursor() as cursor,
+        ):
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE INFO LIKE 'SELECT REPEAT%'"
+            )
+            ((running,),) = cursor.fetchall()
+        if running == 0:
+            break
+        time.sleep(0.1)
+    after = source_connection(packets_byom, mariadb, "leave-after")
+
+    assert running == 0
+    assert mariadb.threads_of("REPEAT('a', 1000000)") == [before]
+    assert after != before

@@ -236,3 +236,36 @@ def test_mariadb_cli_runs_each_statement(server: ByomProcess) -> None:
 
     assert split.stdout == "a\n1\nb\n2\n"
     assert together.stdout == "a\n1\nb\n2\n"
+
+
+def test_com_set_option_turns_several_statements_on_and_off(
+    server: ByomProcess,
+) -> None:
+    # mysqlclient sends COM_SET_OPTION for set_server_option (PHP's mysqli does
+    # for multi_query); 0 turns several statements on, 1 off.
+    import MySQLdb
+
+    connection = MySQLdb.connect(
+        host="127.0.0.1", port=server.port, user=USER, multi_statements=False
+    )
+    try:
+        cursor = connection.cursor()
+        with pytest.raises(MySQLdb.MySQLError) as refused:
+            cursor.execute("SELECT 1; SELECT 2")
+        connection.set_server_option(0)
+        cursor.execute("SELECT 1 AS a; SELECT 2 AS b")
+        first = cursor.fetchall()
+        cursor.nextset()
+        second = cursor.fetchall()
+        connection.set_server_option(1)
+        with pytest.raises(MySQLdb.MySQLError) as refused_again:
+            cursor.execute("SELECT 3; SELECT 4")
+        cursor.execute("SELECT 5")
+        last = cursor.fetchall()
+    finally:
+        connection.close()
+
+    assert refused.value.args[0] == 1235
+    assert (first, second) == (((1,),), ((2,),))
+    assert refused_again.value.args[0] == 1235
+    assert last == ((5,),)

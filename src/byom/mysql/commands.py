@@ -16,7 +16,8 @@ ends the connection whatever it is doing.
 A client that set CLIENT_MULTI_STATEMENTS may send several statements in one
 COM_QUERY (``multi_statements``); each result is written in turn, every one but
 the last flagged SERVER_MORE_RESULTS_EXISTS, and an error ends the sequence. A
-text with no statement in it is error 1065, as in MySQL.
+text with no statement in it is error 1065, as in MySQL. COM_SET_OPTION turns
+the flag on or off for the rest of the connection (mimic answered it 1047).
 
 A client that goes away while its answer is being written (it closed or reset
 its socket mid-result) ends the connection with one INFO line: nothing failed
@@ -64,7 +65,11 @@ _HANDLERS: dict[int, tuple[str, str]] = {
     Commands.COM_INIT_DB: ("handle_init_db", "Init DB"),
     Commands.COM_FIELD_LIST: ("handle_field_list", "Field List"),
     Commands.COM_STATISTICS: ("handle_statistics", "Statistics"),
+    Commands.COM_SET_OPTION: ("handle_set_option", "Set option"),
 }
+
+# COM_SET_OPTION's two options (MYSQL_OPTION_MULTI_STATEMENTS_ON and _OFF).
+_MULTI_STATEMENTS_ON, _MULTI_STATEMENTS_OFF = 0, 1
 
 
 def client_went_away(connection: Any, exc: BaseException) -> bool:
@@ -96,6 +101,7 @@ def install() -> None:
         handle_query=_handle_query,
         handle_reset_connection=_handle_reset_connection,
         handle_statistics=_handle_statistics,
+        handle_set_option=_handle_set_option,
     )
 
 
@@ -223,6 +229,22 @@ async def _handle_reset_connection(self: Any, data: bytes) -> None:
     if reset is not None:
         await reset()
     await self.stream.write(self.ok())
+
+
+async def _handle_set_option(self: Any, data: bytes) -> None:
+    # mysqli's multi_query and mysql_set_server_option switch several
+    # statements per query on and off for the rest of the connection.
+    option = int.from_bytes(data[:2], "little")
+    multi = Capabilities.CLIENT_MULTI_STATEMENTS
+    if option == _MULTI_STATEMENTS_ON:
+        self.capabilities |= multi
+    elif option == _MULTI_STATEMENTS_OFF:
+        self.capabilities &= ~multi
+    else:
+        raise MysqlError(
+            f"Unknown COM_SET_OPTION option {option}", ErrorCode.UNKNOWN_COM_ERROR
+        )
+    await self.stream.write(self.eof())
 
 
 async def _handle_statistics(self: Any, data: bytes) -> None:

@@ -247,3 +247,11 @@ def test_a_client_leaving_mid_result_drops_the_source_connection(
     assert running == 0
     assert mariadb.threads_of("REPEAT('a', 1000000)") == [before]
     assert after != before
+
+
+def test_a_subquery_from_dual_runs_on_the_source(packets_byom: ByomProcess) -> None:
+    rows = packets_byom.query(
+        "SELECT (SELECT 7 FROM DUAL) AS x, id FROM src.packet_rows WHERE id = 1"
+    )
+
+    assert rows == [(7, 1)]

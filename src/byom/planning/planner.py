@@ -229,6 +229,11 @@ class Planner:
             ref = originals[id(table)]
             copy.set("catalog", None)
             copy.set("db", exp.to_identifier(ref.schema) if ref.schema else None)
+        # sqlglot would write DUAL quoted, a table of that name; MySQL's
+        # SELECT 7 FROM DUAL is SELECT 7, which every dialect takes.
+        for dual in [t for t in rewritten.find_all(exp.Table) if _is_dual(t)]:
+            if isinstance(dual.parent, exp.From):
+                dual.parent.pop()
         return integration, rewritten
 
     def _resolve(self, node: exp.Expression, database: str | None) -> object:
@@ -270,13 +275,24 @@ class Planner:
 
 
 def _tables(query: exp.Expression) -> list[exp.Table]:
-    """Every table a query reads, in order, leaving out names of its own CTEs."""
+    """Every table a query reads, in order, but its CTEs and MySQL's DUAL."""
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     return [
         table
         for table in query.find_all(exp.Table)
         if table.text("db") or table.name.lower() not in ctes
+        if not _is_dual(table)
     ]
+
+
+def _is_dual(table: exp.Table) -> bool:
+    name = table.this
+    return (
+        isinstance(name, exp.Identifier)
+        and not name.quoted
+        and name.name.upper() == "DUAL"
+        and not table.text("db")
+    )
 
 
 _COMBINATIONS = (

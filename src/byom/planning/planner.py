@@ -137,10 +137,13 @@ class Planner:
                 raise NotSupportedError(_COMBINATIONS)
 
         _refuse_unknown_qualifiers(options, models)
+        # The plans below copy and render the query, which takes seconds for a
+        # huge one (a 100,000-value IN list); other connections must not wait.
         if left is None:
             if len(models) > 1:
                 raise NotSupportedError(_COMBINATIONS)
-            return plan_single(
+            return await asyncio.to_thread(
+                plan_single,
                 query,
                 models[0].predictor,
                 models[0].alias,
@@ -156,7 +159,8 @@ class Planner:
                 .limit(1)
             )
             columns = await source.query_columns(first_row.sql(dialect=source.dialect))
-        return plan_join(
+        return await asyncio.to_thread(
+            plan_join,
             query,
             JoinShape(left, models, order),
             columns,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pymysql
+import pymysql.cursors
 import pytest
 
 from byom.sources.row_packets import packet_ends, renumbered
@@ -255,3 +256,30 @@ def test_a_subquery_from_dual_runs_on_the_source(packets_byom: ByomProcess) -> N
     )
 
     assert rows == [(7, 1)]
+
+
+def test_column_definitions_name_the_tables_as_the_source_does(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    # PyMySQL's DictCursor tells two columns of one name apart by their table.
+    sql = (
+        "SELECT t.id, u.id, t.id + 1 AS next FROM {db}.packet_rows AS t "
+        "JOIN {db}.packet_rows AS u ON u.id = t.id WHERE t.id = 1"
+    )
+    direct = pymysql.connect(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.user,
+        password=mariadb.password,
+        cursorclass=pymysql.cursors.DictCursor,
+    )
+    with direct, direct.cursor() as cursor:
+        cursor.execute(sql.format(db="test_data"))
+        expected = cursor.fetchall()
+
+    with packets_byom.connect(cursorclass=pymysql.cursors.DictCursor) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(db="src"))
+            rows = cursor.fetchall()
+
+    assert rows == expected == [{"id": 1, "u.id": 1, "next": 2}]

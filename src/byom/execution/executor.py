@@ -258,7 +258,7 @@ async def _forwarded(source: DataSource, sql: str) -> QueryResult:
             await ahead.aclose()
             await stream.aclose()
 
-    return QueryResult(columns, _batches([]), packets=packets())
+    return QueryResult(columns, _batches([]), first.tables, packets=packets())
 
 
 async def _same_batch(batch: PacketBatch) -> PacketBatch:

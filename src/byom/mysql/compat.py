@@ -98,7 +98,9 @@ _PACKETS: weakref.WeakKeyDictionary[Any, AsyncIterator[Any]] = (
 
 
 def forwarded_result(
-    packets: AsyncIterator[Any], columns: Sequence[ResultColumn]
+    packets: AsyncIterator[Any],
+    columns: Sequence[ResultColumn],
+    tables: Sequence[str] = (),
 ) -> ResultSet:
     """A result whose rows are chunks of text protocol row packets from a source.
 
@@ -107,6 +109,8 @@ def forwarded_result(
     """
     rows = _no_rows()
     _PACKETS[rows] = packets
+    if tables:
+        _TABLES[rows] = tables
     return ResultSet(rows=rows, columns=columns)
 
 

@@ -71,14 +71,16 @@ def typed_result(
 
 
 def packet_result(
-    columns: list[tuple[str, SqlType]], packets: AsyncIterator[PacketBatch]
+    columns: list[tuple[str, SqlType]],
+    packets: AsyncIterator[PacketBatch],
+    tables: list[str] | None = None,
 ) -> ResultSet:
     """A result whose rows are a MySQL source's text protocol packets, as sent.
 
     Only a result going out in the text protocol may carry them.
     """
     typed = [result_column(name, kind, text_cells=True) for name, kind in columns]
-    return forwarded_result(packets, typed)
+    return forwarded_result(packets, typed, tables or ())
 
 
 def static_result(

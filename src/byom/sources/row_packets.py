@@ -43,6 +43,7 @@ class ColumnDefinition:
     """What a source's column definition packet says of one result column."""
 
     name: str
+    table: str
     type_code: int
     charset: int
     flags: int
@@ -191,7 +192,7 @@ def renumbered(data: bytes, sequence: int) -> bytes:
 
 
 def _column_definition(packet: bytes) -> ColumnDefinition:
-    """The name, type, charset and flags of a ColumnDefinition41 packet."""
+    """The name, table, type, charset and flags of a ColumnDefinition41 packet."""
     position = 0
     texts: list[bytes] = []
     # catalog, schema, table, original table, name, original name
@@ -203,9 +204,8 @@ def _column_definition(packet: bytes) -> ColumnDefinition:
     charset = int.from_bytes(packet[position : position + 2], "little")
     type_code = packet[position + 6]
     flags = int.from_bytes(packet[position + 7 : position + 9], "little")
-    return ColumnDefinition(
-        texts[4].decode("utf-8", "replace"), type_code, charset, flags
-    )
+    name, table = (texts[i].decode("utf-8", "replace") for i in (4, 2))
+    return ColumnDefinition(name, table, type_code, charset, flags)
 
 
 def _length_encoded(data: bytes, position: int) -> tuple[int, int]:

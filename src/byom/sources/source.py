@@ -71,12 +71,14 @@ class RowBatch:
 class PacketBatch:
     """Row packets of one result as its source sent them (MySQL text protocol).
 
-    The first batch of a stream holds no packets: it brings the column names
-    and types. ``packets`` counts the packets in ``data``.
+    The first batch of a stream holds no packets: it brings the column names,
+    types and tables (as the query names them; "" for an expression).
+    ``packets`` counts the packets in ``data``.
     """
 
     columns: list[str]
     types: list[SqlType]
+    tables: list[str]
     data: bytes = b""
     packets: int = 0
 
@@ -208,14 +210,15 @@ class DataSource:
                 definition_type(column.type_code, column.charset == BINARY_CHARSET)
                 for column in definitions
             ]
-            yield PacketBatch(columns, types)
+            tables = [column.table for column in definitions]
+            yield PacketBatch(columns, types, tables)
             while True:
                 work = _in_worker(reader.read)
                 chunk: PacketChunk = await asyncio.shield(work)
                 if not chunk.packets:
                     return
                 logger.debug("source %s: read %d row packets", self.name, chunk.packets)
-                yield PacketBatch(columns, types, chunk.data, chunk.packets)
+                yield PacketBatch(columns, types, tables, chunk.data, chunk.packets)
         except pymysql.err.MySQLError as exc:
             raise _query_error_of(self.name, exc) from None
         finally:

@@ -153,12 +153,18 @@ def test_an_error_between_rows_reaches_the_client(packets_byom: ByomProcess) -> 
         "SELECT id, (SELECT u.id FROM src.packet_rows AS u WHERE t.id = 3 "
         "AND u.id < 3) AS x FROM src.packet_rows AS t ORDER BY id"
     )
-    with packets_byom.connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(pymysql.err.MySQLError) as raised:
-            cursor.execute(sql)
-        cursor.execute("SELECT id FROM src.packet_rows WHERE id = 2")
-        after = cursor.fetchall()
+    rows = []
+    with packets_byom.connect() as connection:
+        with connection.cursor(pymysql.cursors.SSCursor) as cursor:
+            with pytest.raises(pymysql.err.MySQLError) as raised:
+                cursor.execute(sql)
+                rows.extend(iter(cursor.fetchone, None))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM src.packet_rows WHERE id = 2")
+            after = cursor.fetchall()
 
+    # The rows before the error arrive, as from MariaDB itself.
+    assert rows == [(1, None), (2, None)]
     # A source's own error that is not the client's mistake is byom's 1429,
     # naming the source and carrying its code and text.
     assert raised.value.args == (

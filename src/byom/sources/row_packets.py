@@ -71,6 +71,8 @@ class RowPackets:
         # A packet of the largest size is continued by the next one, whose
         # first byte is then data, not a packet kind.
         self._continued = False
+        # An ERR packet that ended the rows, raised once those before it are out.
+        self._error = b""
 
     def start(self, sql: str) -> list[ColumnDefinition]:
         """Send the query; read and return its column definitions."""
@@ -92,6 +94,9 @@ class RowPackets:
 
     def read(self) -> PacketChunk:
         """The next row packets (at least one) up to the EOF; empty at the end."""
+        if self._error:
+            error, self._error = self._error, b""
+            pymysql.err.raise_mysql_exception(error)
         while not self.done:
             end, packets, finished, continued = packet_ends(
                 self._buffer, self._continued
@@ -113,7 +118,10 @@ class RowPackets:
         del self._buffer[: end + 4 + length]
         self.done = True
         if final[:1] == b"\xff":
-            pymysql.err.raise_mysql_exception(final)
+            if not packets:
+                pymysql.err.raise_mysql_exception(final)
+            # The rows before an error still go out, as from MySQL itself.
+            self._error = final
         return PacketChunk(data, packets)
 
     def _receive(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -289,3 +290,63 @@ def test_column_definitions_name_the_tables_as_the_source_does(
             rows = cursor.fetchall()
 
     assert rows == expected == [{"id": 1, "u.id": 1, "next": 2}]
+
+
+def test_clients_read_the_sources_own_column_definitions(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    # Types, lengths, flags and character sets as MariaDB sends them: a BIT
+    # stays BIT, a spatial column binary, a table aligns as in MariaDB.
+    setup = pymysql.connect(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.user,
+        password=mariadb.password,
+        autocommit=True,
+    )
+    with setup, setup.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS test_data.packet_types")
+        cursor.execute(
+            "CREATE TABLE test_data.packet_types (id TINYINT UNSIGNED NOT NULL, "
+            "flags BIT(10), tags SET('a', 'b'), yr YEAR, f FLOAT, "
+            "at TIMESTAMP(3) NULL, g GEOMETRY)"
+        )
+        cursor.execute(
+            "INSERT INTO test_data.packet_types VALUES (7, b'1010101010', 'a,b', "
+            "2024, 3.14159, '2024-02-29 10:11:12.345', ST_GeomFromText('POINT(1 2)'))"
+        )
+    sql = "SELECT * FROM {db}.packet_types"
+
+    direct = pymysql.connect(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.user,
+        password=mariadb.password,
+    )
+    with direct, direct.cursor() as cursor:
+        cursor.execute(sql.format(db="test_data"))
+        expected = (cursor.description, cursor.fetchall())
+    with packets_byom.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(sql.format(db="src"))
+        got = (cursor.description, cursor.fetchall())
+    table = cli_table(packets_byom.port, USER, "", sql.format(db="src"))
+    direct_table = cli_table(
+        mariadb.port, mariadb.user, mariadb.password, sql.format(db="test_data")
+    )
+
+    assert got == expected
+    assert [column[1] for column in got[0]] == [1, 16, 254, 13, 4, 7, 255]
+    assert got[1][0][6][:4] == b"\x00\x00\x00\x00"
+    assert table == direct_table
+    assert table.count(b"\n") == 5
+
+
+def cli_table(port: int, user: str, password: str, sql: str) -> bytes:
+    """What the mariadb CLI prints for sql as a table, as bytes."""
+    command = ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(port)]
+    command += ["-u", user, "--table", "--binary-as-hex"]
+    if password:
+        command.append(f"--password={password}")
+    done = subprocess.run(command, input=sql.encode(), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout

@@ -51,7 +51,8 @@ class QueryResult:
     for their values, as a MySQL source sent them (bytes for every type but
     text and blobs), rather than Python values of the column's type; empty
     when no column's are. ``packets``, in place of ``batches``, streams the
-    rows as the MySQL text protocol packets a MySQL source sent for them.
+    rows as the MySQL text protocol packets a MySQL source sent for them, and
+    ``column_packets`` holds the source's column definitions for them.
     """
 
     columns: list[tuple[str, SqlType]]
@@ -59,6 +60,7 @@ class QueryResult:
     tables: list[str] = field(default_factory=list)
     text_cells: list[bool] = field(default_factory=list)
     packets: AsyncIterator[PacketBatch] | None = None
+    column_packets: list[bytes] = field(default_factory=list)
 
 
 class _Caller:
@@ -258,7 +260,13 @@ async def _forwarded(source: DataSource, sql: str) -> QueryResult:
             await ahead.aclose()
             await stream.aclose()
 
-    return QueryResult(columns, _batches([]), first.tables, packets=packets())
+    return QueryResult(
+        columns,
+        _batches([]),
+        first.tables,
+        packets=packets(),
+        column_packets=first.definitions,
+    )
 
 
 async def _same_batch(batch: PacketBatch) -> PacketBatch:

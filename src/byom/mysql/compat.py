@@ -91,8 +91,12 @@ def batched_result(
     return ResultSet(rows=rows, columns=columns)
 
 
-# Row packets of results built by forwarded_result(), keyed by their row iterator.
+# Row packets of results built by forwarded_result(), keyed by their row
+# iterator, and the source's column definitions for them.
 _PACKETS: weakref.WeakKeyDictionary[Any, AsyncIterator[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_DEFINITIONS: weakref.WeakKeyDictionary[Any, Sequence[bytes]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -100,7 +104,7 @@ _PACKETS: weakref.WeakKeyDictionary[Any, AsyncIterator[Any]] = (
 def forwarded_result(
     packets: AsyncIterator[Any],
     columns: Sequence[ResultColumn],
-    tables: Sequence[str] = (),
+    definitions: Sequence[bytes],
 ) -> ResultSet:
     """A result whose rows are chunks of text protocol row packets from a source.
 
@@ -109,8 +113,7 @@ def forwarded_result(
     """
     rows = _no_rows()
     _PACKETS[rows] = packets
-    if tables:
-        _TABLES[rows] = tables
+    _DEFINITIONS[rows] = definitions
     return ResultSet(rows=rows, columns=columns)
 
 
@@ -216,7 +219,8 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
     rows = result_set.rows
     packets = _PACKETS.pop(rows, None) if inspect.isasyncgen(rows) else None
     if packets is not None:
-        await _write_packets(self, result_set, packets)
+        definitions = _DEFINITIONS.pop(rows, ())
+        await _write_packets(self, result_set, packets, definitions)
         return
     batches = row_batches(result_set)
     try:
@@ -245,17 +249,30 @@ async def _write_text_resultset(self: Any, result_set: ResultSet) -> None:
 
 
 async def _write_packets(
-    self: Any, result_set: ResultSet, packets: AsyncIterator[Any]
+    self: Any,
+    result_set: ResultSet,
+    chunks: AsyncIterator[Any],
+    definitions: Sequence[bytes],
 ) -> None:
     """Write a result whose rows are a source's packets, chunk by chunk.
 
-    The source numbered them after its own column count, definitions and EOF,
-    which are as many packets as byom's: they are renumbered only when the
-    client's numbering differs (a query sent in several packets).
+    The source's column definitions go out as they came, after byom's column
+    count. The rows were numbered after the source's count, definitions and
+    EOF, the packets written before them here: they are renumbered only when
+    the client's numbering differs (a query sent in several packets).
     """
     try:
-        _write_header(self, result_set.columns, column_tables(result_set))
-        async for chunk in packets:
+        if definitions:
+            count = packets.make_column_count(
+                capabilities=self.capabilities, column_count=len(definitions)
+            )
+            header = [count, *definitions]
+            if not self.deprecate_eof():
+                header.append(self.eof())
+            self.stream.write_many(header)
+        else:
+            _write_header(self, result_set.columns, column_tables(result_set))
+        async for chunk in chunks:
             if not chunk.packets:
                 continue
             data = chunk.data
@@ -269,7 +286,7 @@ async def _write_packets(
             raise
         raise to_mysql_error(exc, f"connection {self.connection_id}") from None
     finally:
-        aclose = getattr(packets, "aclose", None)
+        aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
 

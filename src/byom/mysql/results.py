@@ -73,14 +73,17 @@ def typed_result(
 def packet_result(
     columns: list[tuple[str, SqlType]],
     packets: AsyncIterator[PacketBatch],
-    tables: list[str] | None = None,
+    definitions: list[bytes],
 ) -> ResultSet:
     """A result whose rows are a MySQL source's text protocol packets, as sent.
 
-    Only a result going out in the text protocol may carry them.
+    ``definitions`` are the source's column definition payloads, sent in place
+    of byom's so that the client reads the source's own metadata (types,
+    lengths, flags, character sets) beside its own bytes. Only a result going
+    out in the text protocol may carry them.
     """
     typed = [result_column(name, kind, text_cells=True) for name, kind in columns]
-    return forwarded_result(packets, typed, tables or ())
+    return forwarded_result(packets, typed, definitions)
 
 
 def static_result(

@@ -361,7 +361,9 @@ class ByomSession(Session):
                 text_cells=rows_in_text(),
             )
             if result.packets is not None:
-                return packet_result(result.columns, result.packets, result.tables)
+                return packet_result(
+                    result.columns, result.packets, result.column_packets
+                )
             return typed_result(
                 result.columns, result.batches, result.tables, result.text_cells
             )

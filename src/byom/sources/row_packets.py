@@ -47,6 +47,8 @@ class ColumnDefinition:
     type_code: int
     charset: int
     flags: int
+    # The packet's payload itself, for a client to get the source's metadata.
+    packet: bytes
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def _column_definition(packet: bytes) -> ColumnDefinition:
     type_code = packet[position + 6]
     flags = int.from_bytes(packet[position + 7 : position + 9], "little")
     name, table = (texts[i].decode("utf-8", "replace") for i in (4, 2))
-    return ColumnDefinition(name, table, type_code, charset, flags)
+    return ColumnDefinition(name, table, type_code, charset, flags, packet)
 
 
 def _length_encoded(data: bytes, position: int) -> tuple[int, int]:

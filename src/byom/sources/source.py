@@ -72,7 +72,8 @@ class PacketBatch:
     """Row packets of one result as its source sent them (MySQL text protocol).
 
     The first batch of a stream holds no packets: it brings the column names,
-    types and tables (as the query names them; "" for an expression).
+    types and tables (as the query names them; "" for an expression), and the
+    source's column definition packets (their payloads) in ``definitions``.
     ``packets`` counts the packets in ``data``.
     """
 
@@ -81,6 +82,7 @@ class PacketBatch:
     tables: list[str]
     data: bytes = b""
     packets: int = 0
+    definitions: list[bytes] = field(default_factory=list)
 
 
 class DataSource:
@@ -211,7 +213,8 @@ class DataSource:
                 for column in definitions
             ]
             tables = [column.table for column in definitions]
-            yield PacketBatch(columns, types, tables)
+            packets = [column.packet for column in definitions]
+            yield PacketBatch(columns, types, tables, definitions=packets)
             while True:
                 work = _in_worker(reader.read)
                 chunk: PacketChunk = await asyncio.shield(work)

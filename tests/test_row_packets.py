@@ -12,9 +12,11 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
+import mysql.connector
 import pymysql
 import pymysql.cursors
 import pytest
@@ -350,3 +352,111 @@ def cli_table(port: int, user: str, password: str, sql: str) -> bytes:
     done = subprocess.run(command, input=sql.encode(), capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return done.stdout
+
+
+def running_on_source(mariadb: MariaDBServer, marker: str) -> int:
+    """How many queries holding marker the source is running now."""
+    with (
+        pymysql.connect(
+            host=mariadb.host,
+            port=mariadb.port,
+            user=mariadb.user,
+            password=mariadb.password,
+        ) as admin,
+        admin.cursor() as cursor,
+    ):
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE INFO LIKE %s AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
+            (f"%{marker}%",),
+        )
+        ((count,),) = cursor.fetchall()
+    return int(count)
+
+
+def wait_until_stopped(mariadb: MariaDBServer, marker: str) -> int:
+    deadline = time.monotonic() + 5
+    while (running := running_on_source(mariadb, marker)) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    return running
+
+
+def test_kill_query_stops_the_query_on_the_source(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    # SLEEP sends nothing until it ends: only a KILL on the source stops it.
+    with packets_byom.connect() as victim, packets_byom.connect() as killer:
+        with victim.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID()")
+            ((victim_id,),) = cursor.fetchall()
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                with victim.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT SLEEP(30) AS kill_me, id FROM src.packet_rows"
+                    )
+            except pymysql.err.MySQLError as exc:
+                outcome["error"] = exc.args[0]
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not running_on_source(mariadb, "kill_me") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with killer.cursor() as cursor:
+            cursor.execute(f"KILL QUERY {victim_id}")
+        thread.join(timeout=10)
+
+    assert outcome == {"error": 1317}
+    assert wait_until_stopped(mariadb, "kill_me") == 0
+
+
+@pytest.mark.parametrize(
+    "prepared",
+    [
+        pytest.param(False, id="text-protocol"),
+        pytest.param(True, id="prepared-statement"),
+    ],
+)
+def test_query_timeout_stops_the_query_on_the_source(
+    packets_byom: ByomProcess, mariadb: MariaDBServer, prepared: bool
+) -> None:
+    link = mysql.connector.connect(
+        host="127.0.0.1", port=packets_byom.port, user=USER, password="", use_pure=True
+    )
+    marker = f"slow_{int(prepared)}"
+    try:
+        cursor = link.cursor(prepared=prepared)
+        cursor.execute("SET max_execution_time = 500")
+        with pytest.raises(mysql.connector.Error) as raised:
+            cursor.execute(f"SELECT SLEEP(30) AS {marker}, id FROM src.packet_rows")
+            cursor.fetchall()
+    finally:
+        link.close()
+
+    assert raised.value.errno == 3024
+    assert wait_until_stopped(mariadb, marker) == 0
+
+
+def test_a_query_leaves_no_session_state_to_the_next_client(
+    packets_byom: ByomProcess, mariadb: MariaDBServer
+) -> None:
+    rows = packets_byom.query("SELECT GET_LOCK('byom_lk', 0), id FROM src.packet_rows")
+    with (
+        pymysql.connect(
+            host=mariadb.host,
+            port=mariadb.port,
+            user=mariadb.user,
+            password=mariadb.password,
+        ) as direct,
+        direct.cursor() as cursor,
+    ):
+        cursor.execute("SELECT GET_LOCK('byom_lk', 0)")
+        taken = cursor.fetchall()
+
+    assert rows == [(1, 1), (1, 2), (1, 3)]
+    assert taken == ((1,),)

@@ -47,8 +47,8 @@ _POSTGRES_OIDS: dict[int, SqlType] = {
 }
 
 # Codes shared by text and binary columns (TEXT and BLOB, VARCHAR and
-# VARBINARY, CHAR and BINARY); the values tell them apart.
-_MYSQL_BLOBS = {249, 250, 251, 252, 253, 254}
+# VARBINARY, CHAR and BINARY), and GEOMETRY, binary; the values tell them apart.
+_MYSQL_BLOBS = {249, 250, 251, 252, 253, 254, 255}
 
 
 def result_types(

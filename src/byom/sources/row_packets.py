@@ -31,6 +31,7 @@ import pymysql.err  # type: ignore[import-untyped]
 logger = logging.getLogger(__name__)
 
 _COM_QUERY = 0x03
+_COM_RESET_CONNECTION = 0x1F
 _MAX_PAYLOAD = 0xFFFFFF
 # Read from the source's socket this much at a time.
 _READ_SIZE = 1 << 20
@@ -112,6 +113,18 @@ class RowPackets:
                 return PacketChunk(data, packets)
             self._receive()
         return PacketChunk(b"", 0)
+
+    def reset(self) -> bool:
+        """Reset the connection's session (COM_RESET_CONNECTION) after a result.
+
+        A query may leave state behind on the connection: user locks
+        (GET_LOCK), user variables, temporary tables, FOUND_ROWS(). The next
+        query on it may be another client's. Returns whether the source agreed.
+        """
+        if not self.done or self._error:
+            return False
+        self._send_packets(bytes([_COM_RESET_CONNECTION]))
+        return self._read_packet()[:1] == b"\x00"
 
     def _last_chunk(self, end: int, packets: int) -> PacketChunk:
         data = bytes(self._buffer[:end])

@@ -109,6 +109,8 @@ class DataSource:
         self._connections = connections
         # byom's own connections for row packets, idle between queries.
         self._idle_packet_connections: list[Any] = []
+        # Kills of queries nobody waits for, referenced until they end.
+        self._background: set[asyncio.Future[Any]] = set()
         self._attached = list(params.get("attach") or {})
         if self.spec.name == "sqlite":
             _attach_sqlite_schemas(self._engine, params.get("attach") or {})
@@ -200,7 +202,14 @@ class DataSource:
                 yield batch
 
     async def _packet_stream(self, sql: str) -> AsyncGenerator[PacketBatch]:
-        connection = await asyncio.to_thread(self._packet_connection)
+        opening = _in_worker(self._packet_connection)
+        try:
+            connection = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread's connect or ping is bounded by timeouts; whatever
+            # it opens once nobody waits is closed.
+            opening.add_done_callback(_close_opened)
+            raise
         reader = RowPackets(connection)
         stopper = _ReadStopper(connection)
         work: asyncio.Future[Any] | None = None
@@ -230,40 +239,90 @@ class DataSource:
                 await asyncio.wait([work])
                 work.exception()
             stopper.close()
-            await asyncio.to_thread(self._give_back, connection, reader.done)
+            if reader.done:
+                await asyncio.to_thread(self._give_back, connection, reader)
+            else:
+                # The query may still run on the source: it is killed in the
+                # background, so that the client's answer (the error, KILL's
+                # 1317) does not wait for the source.
+                self._in_background(self._give_back, connection, reader)
 
     def _packet_connection(self) -> Any:
-        """An idle connection of byom's own that still answers, or a new one."""
+        """An idle connection of byom's own that still answers, or a new one.
+
+        Every wait here is bounded (connect_timeout): a source that stopped
+        answering must not hold a worker thread for ever.
+        """
+        timeout = int(self._parameters.get("connect_timeout") or 10)
         while self._idle_packet_connections:
             connection = self._idle_packet_connections.pop()
             try:
+                connection._sock.settimeout(timeout)
                 connection.ping(reconnect=False)
-            except pymysql.err.MySQLError:
-                connection.close()
+                connection._sock.settimeout(None)
+            except (pymysql.err.MySQLError, OSError):
+                _close_quietly(connection)
                 continue
             return connection
-        params = self._parameters
         try:
-            return pymysql.connect(
-                host=str(params["host"]),
-                port=int(params.get("port") or 3306),
-                user=str(params["user"]),
-                password=str(params.get("password") or ""),
-                database=params.get("database") or None,
-                charset="utf8mb4",
-                connect_timeout=int(params.get("connect_timeout") or 10),
-                autocommit=True,
-            )
+            connection = self._connect_pymysql(timeout)
         except pymysql.err.MySQLError as exc:
             raise SourceError(f"data source '{self.name}' failed: {exc}") from None
+        # The rows of a slow query may be long in coming.
+        connection._sock.settimeout(None)
+        return connection
 
-    def _give_back(self, connection: Any, reusable: bool) -> None:
+    def _connect_pymysql(self, timeout: int) -> Any:
+        params = self._parameters
+        return pymysql.connect(
+            host=str(params["host"]),
+            port=int(params.get("port") or 3306),
+            user=str(params["user"]),
+            password=str(params.get("password") or ""),
+            database=params.get("database") or None,
+            charset="utf8mb4",
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            autocommit=True,
+        )
+
+    def _in_background(self, work: Callable[..., Any], *args: Any) -> None:
+        task = _in_worker(work, *args)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _give_back(self, connection: Any, reader: RowPackets) -> None:
         # A result not read to its end would have to be read before the next
-        # query; closing the connection stops the source sending it.
+        # query; closing the connection stops the source sending it, and a
+        # KILL QUERY stops a query still computing (which sends nothing, so
+        # it would not notice the closed socket until it has a row).
+        if not reader.done:
+            _close_quietly(connection)
+            self._kill_query(connection.server_thread_id[0])
+            return
+        try:
+            reusable = reader.reset()
+        except (pymysql.err.MySQLError, OSError):
+            reusable = False
         if reusable and len(self._idle_packet_connections) < self._connections:
             self._idle_packet_connections.append(connection)
             return
-        connection.close()
+        _close_quietly(connection)
+
+    def _kill_query(self, thread: int | None) -> None:
+        """Stop the source's query on connection ``thread``, on a new connection."""
+        if thread is None or self.spec.name not in {"mysql", "mariadb"}:
+            return
+        timeout = int(self._parameters.get("connect_timeout") or 10)
+        try:
+            with self._connect_pymysql(timeout) as killer, killer.cursor() as cursor:
+                cursor.execute(f"KILL QUERY {int(thread)}")
+        except pymysql.err.MySQLError as exc:
+            # Gone already, or not allowed: the closed socket stops it later.
+            logger.info("source %s: KILL QUERY %d failed: %s", self.name, thread, exc)
+            return
+        logger.info("source %s: query on connection %d killed", self.name, thread)
 
     async def _stream(
         self, sql: str, batch_rows: int, text_cells: bool
@@ -315,6 +374,8 @@ class DataSource:
                 await asyncio.to_thread(_close_stream, connection, result, finished)
             finally:
                 stopper.close()
+            if not finished:
+                self._in_background(self._kill_query, stopper.thread)
 
     async def writable_table(self, table: str, schema: str | None) -> sa.Table:
         """The table rows are to be written into, reflected; 1146 if it is missing.
@@ -599,6 +660,9 @@ class _ReadStopper:
     """
 
     def __init__(self, driver: Any) -> None:
+        # The source's id of the connection, for a KILL QUERY (MySQL drivers).
+        thread_id = getattr(driver, "thread_id", None)
+        self.thread: int | None = int(thread_id()) if callable(thread_id) else None
         self._sqlite = driver if isinstance(driver, sqlite3.Connection) else None
         number = None if self._sqlite else _socket_number(driver)
         self._socket = None if number is None else socket.socket(fileno=os.dup(number))
@@ -617,6 +681,18 @@ class _ReadStopper:
         """Let go of the duplicate socket (the connection's own stays as it is)."""
         if self._socket is not None:
             self._socket.close()
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except (pymysql.err.MySQLError, OSError):
+        connection._force_close()
+
+
+def _close_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        _close_quietly(opening.result())
 
 
 def _socket_number(driver: Any) -> int | None:

@@ -9,6 +9,8 @@ query (reused after a whole result, dropped after a client left mid-result).
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import struct
 import subprocess
@@ -21,6 +23,7 @@ import pymysql
 import pymysql.cursors
 import pytest
 
+from byom.sources.demo import generate_rows
 from byom.sources.row_packets import packet_ends, renumbered
 from tests.support.byom_process import USER, ByomProcess
 from tests.support.mariadb import MariaDBServer
@@ -460,3 +463,62 @@ def test_a_query_leaves_no_session_state_to_the_next_client(
 
     assert rows == [(1, 1), (1, 2), (1, 3)]
     assert taken == ((1,),)
+
+
+def test_a_frozen_source_leaves_the_other_integrations_served(
+    packets_byom: ByomProcess,
+) -> None:
+    frozen = MariaDBServer()
+    frozen.start()
+    try:
+        setup = pymysql.connect(
+            host=frozen.host,
+            port=frozen.port,
+            user=frozen.user,
+            password=frozen.password,
+            autocommit=True,
+        )
+        with setup, setup.cursor() as cursor:
+            cursor.execute("CREATE TABLE test_data.ice (id INT)")
+            cursor.execute("INSERT INTO test_data.ice VALUES (1)")
+        packets_byom.query(
+            "CREATE DATABASE ice WITH ENGINE = 'mariadb', PARAMETERS = "
+            f'{{"host": "127.0.0.1", "port": {frozen.port}, "user": "{frozen.user}", '
+            f'"password": "{frozen.password}", "database": "test_data", '
+            '"connect_timeout": 30}'
+        )
+        assert packets_byom.query("SELECT id FROM ice.ice") == [(1,)]
+        assert frozen.process is not None
+        os.kill(frozen.process.pid, signal.SIGSTOP)
+
+        codes: list[int] = []
+
+        def give_up_on_ice() -> None:
+            with packets_byom.connect() as connection, connection.cursor() as cursor:
+                cursor.execute("SET max_execution_time = 500")
+                try:
+                    cursor.execute("SELECT id FROM ice.ice")
+                except pymysql.err.MySQLError as exc:
+                    codes.append(exc.args[0])
+
+        threads = [threading.Thread(target=give_up_on_ice) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        started = time.monotonic()
+        with packets_byom.connect(read_timeout=20) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM mydb.test_data.home_rentals")
+                rows = cursor.fetchall()
+        waited = time.monotonic() - started
+    finally:
+        if frozen.process is not None:
+            os.kill(frozen.process.pid, signal.SIGCONT)
+        frozen.stop()
+        packets_byom.query("DROP DATABASE ice")
+
+    assert codes == [3024] * 12
+    assert rows == ((len(list(generate_rows())),),)
+    # The demo's answer waits for no thread the frozen source holds.
+    assert waited < 5

@@ -11,11 +11,13 @@ parameters, never inside SQL text.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -105,6 +107,10 @@ class DataSource:
         # on the event loop, instead of holding one of the few worker threads
         # that the queries owning connections need in order to finish.
         self._slots = asyncio.Semaphore(connections)
+        # One thread a connection, and as many for closing and killing.
+        self._threads = ThreadPoolExecutor(
+            max_workers=2 * connections, thread_name_prefix=f"byom-{self.name}"
+        )
         self._parameters = params
         self._connections = connections
         # byom's own connections for row packets, idle between queries.
@@ -202,7 +208,7 @@ class DataSource:
                 yield batch
 
     async def _packet_stream(self, sql: str) -> AsyncGenerator[PacketBatch]:
-        opening = _in_worker(self._packet_connection)
+        opening = self._in_worker(self._packet_connection)
         try:
             connection = await asyncio.shield(opening)
         except asyncio.CancelledError:
@@ -214,7 +220,7 @@ class DataSource:
         stopper = _ReadStopper(connection)
         work: asyncio.Future[Any] | None = None
         try:
-            work = _in_worker(reader.start, sql)
+            work = self._in_worker(reader.start, sql)
             definitions: list[ColumnDefinition] = await asyncio.shield(work)
             columns = [column.name for column in definitions]
             types = [
@@ -225,7 +231,7 @@ class DataSource:
             packets = [column.packet for column in definitions]
             yield PacketBatch(columns, types, tables, definitions=packets)
             while True:
-                work = _in_worker(reader.read)
+                work = self._in_worker(reader.read)
                 chunk: PacketChunk = await asyncio.shield(work)
                 if not chunk.packets:
                     return
@@ -240,7 +246,7 @@ class DataSource:
                 work.exception()
             stopper.close()
             if reader.done:
-                await asyncio.to_thread(self._give_back, connection, reader)
+                await self._in_worker(self._give_back, connection, reader)
             else:
                 # The query may still run on the source: it is killed in the
                 # background, so that the client's answer (the error, KILL's
@@ -288,7 +294,7 @@ class DataSource:
         )
 
     def _in_background(self, work: Callable[..., Any], *args: Any) -> None:
-        task = _in_worker(work, *args)
+        task = self._in_worker(work, *args)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -327,9 +333,7 @@ class DataSource:
     async def _stream(
         self, sql: str, batch_rows: int, text_cells: bool
     ) -> AsyncGenerator[RowBatch]:
-        connection, stopper = await asyncio.to_thread(
-            self._connect_streaming, batch_rows
-        )
+        connection, stopper = await self._in_worker(self._connect_streaming, batch_rows)
         result: sa.CursorResult[Any] | None = None
         finished = False
         # The work a worker thread is doing on the connection. It is shielded:
@@ -337,7 +341,7 @@ class DataSource:
         # uses it (a C driver would crash), so closing waits for it to end.
         work: asyncio.Future[Any] | None = None
         try:
-            work = _in_worker(_execute, connection, sql, text_cells)
+            work = self._in_worker(_execute, connection, sql, text_cells)
             result = opened = await asyncio.shield(work)
             columns = list(opened.keys())
             description = opened.cursor.description if opened.cursor else None
@@ -348,7 +352,7 @@ class DataSource:
                 else []
             )
             while True:
-                work = _in_worker(_fetch_rows, opened, batch_rows)
+                work = self._in_worker(_fetch_rows, opened, batch_rows)
                 rows: list[tuple[Any, ...]] = await asyncio.shield(work)
                 if not rows and types is not None:
                     finished = True
@@ -371,7 +375,7 @@ class DataSource:
                 # Its error is the interruption's, of no interest to anyone.
                 work.exception()
             try:
-                await asyncio.to_thread(_close_stream, connection, result, finished)
+                await self._in_worker(_close_stream, connection, result, finished)
             finally:
                 stopper.close()
             if not finished:
@@ -414,13 +418,23 @@ class DataSource:
 
     async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
         async with self._slots:
-            return await asyncio.to_thread(work, *args)
+            return await self._in_worker(work, *args)
+
+    def _in_worker(self, work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start work in one of this source's threads; the future ends with it.
+
+        Each source has threads of its own: a source that stops answering
+        holds only those, never the threads other sources and byom need.
+        """
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._threads, functools.partial(work, *args))
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
         while self._idle_packet_connections:
-            self._idle_packet_connections.pop().close()
+            _close_quietly(self._idle_packet_connections.pop())
+        self._threads.shutdown(wait=False)
 
     def _check(self) -> None:
         try:
@@ -702,11 +716,6 @@ def _socket_number(driver: Any) -> int | None:
         return sock.fileno()
     fileno = getattr(driver, "fileno", None)  # mysqlclient and psycopg
     return int(fileno()) if callable(fileno) else None
-
-
-def _in_worker(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """Start work in a worker thread; the future ends when the thread's work does."""
-    return asyncio.ensure_future(asyncio.to_thread(work, *args))
 
 
 def _execute(

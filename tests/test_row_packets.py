@@ -522,3 +522,9 @@ def test_a_frozen_source_leaves_the_other_integrations_served(
     assert rows == ((len(list(generate_rows())),),)
     # The demo's answer waits for no thread the frozen source holds.
     assert waited < 5
+
+
+def test_select_into_is_refused_by_name(packets_byom: ByomProcess) -> None:
+    refused = packets_byom.error("SELECT id INTO @w FROM src.packet_rows WHERE id = 1")
+
+    assert refused == (1235, "SELECT ... INTO is not supported")

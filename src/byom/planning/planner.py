@@ -80,6 +80,10 @@ class Planner:
         """
         if options is None:
             options = query.meta.get(USING_META)
+        if query.find(exp.Into) is not None:
+            # MySQL stores such a result in variables or a file, nothing byom
+            # can hold for the session.
+            raise NotSupportedError("SELECT ... INTO is not supported")
         checked_limits(query)
         if isinstance(query, exp.Select):
             inner = _derived_from(query)

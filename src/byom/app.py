@@ -333,8 +333,12 @@ class Byom:
         predictor: Predictor | None = getattr(plan, "predictor", None)
         if predictor is None or predictor.status not in {"generating", "training"}:
             return plan
-        if not self.jobs.running(predictor) or self.settings.training_wait <= 0:
+        if self.settings.training_wait <= 0:
             return plan
+        if not self.jobs.running(predictor):
+            # The training ended while the query was being planned: the plan
+            # holds the predictor as it was then.
+            return await self.planner.plan(query, database)
         await self.jobs.wait(predictor, self.settings.training_wait)
         replanned = await self.planner.plan(query, database)
         still = getattr(replanned, "predictor", None)

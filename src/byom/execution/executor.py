@@ -11,9 +11,9 @@ import asyncio
 import logging
 import operator
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from byom.backends.base import ModelBackend, Prediction
 from byom.backends.formats import Backends
@@ -39,6 +39,8 @@ from byom.types import SqlType, cast_value, common_type, double_texts
 logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 @dataclass
@@ -227,20 +229,9 @@ class Executor:
         async def rows_of(batch: RowBatch) -> list[Row]:
             return batch.rows
 
-        async def batches() -> AsyncIterator[list[Row]]:
-            # Reading one batch ahead overlaps the source's fetch (in a worker
-            # thread) with sending the previous batch to the client.
-            ahead = ordered_map(stream, rows_of, 2)
-            try:
-                if first.rows:
-                    yield first.rows
-                async for rows in ahead:
-                    yield rows
-            finally:
-                await ahead.aclose()
-                await stream.aclose()
-
-        return QueryResult(columns, batches(), text_cells=[text_cells] * len(columns))
+        ahead = [first.rows] if first.rows else []
+        batches = _read_ahead(stream, rows_of, ahead)
+        return QueryResult(columns, batches, text_cells=[text_cells] * len(columns))
 
 
 async def _forwarded(source: DataSource, sql: str) -> QueryResult:
@@ -248,29 +239,38 @@ async def _forwarded(source: DataSource, sql: str) -> QueryResult:
     stream = source.stream_packets(sql)
     first = await anext(stream)
     columns = list(zip(first.columns, first.types, strict=True))
-
-    async def packets() -> AsyncIterator[PacketBatch]:
-        # Reading one chunk ahead overlaps the source's read (in a worker
-        # thread) with sending the previous chunk to the client.
-        ahead = ordered_map(stream, _same_batch, 2)
-        try:
-            async for batch in ahead:
-                yield batch
-        finally:
-            await ahead.aclose()
-            await stream.aclose()
-
     return QueryResult(
         columns,
         _batches([]),
         first.tables,
-        packets=packets(),
+        packets=_read_ahead(stream, _same_batch),
         column_packets=first.definitions,
     )
 
 
 async def _same_batch(batch: PacketBatch) -> PacketBatch:
     return batch
+
+
+async def _read_ahead(
+    stream: AsyncGenerator[In],
+    convert: Callable[[In], Awaitable[Out]],
+    first: list[Out] | None = None,
+) -> AsyncIterator[Out]:
+    """``first``, then the stream's items converted, closing the stream after.
+
+    Reading one item ahead overlaps the source's read (in a worker thread)
+    with sending the previous item to the client.
+    """
+    ahead = ordered_map(stream, convert, 2)
+    try:
+        for item in first or []:
+            yield item
+        async for item in ahead:
+            yield item
+    finally:
+        await ahead.aclose()
+        await stream.aclose()
 
 
 async def _after_prediction(

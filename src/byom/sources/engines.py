@@ -41,6 +41,11 @@ class EngineSpec:
     required: tuple[str, ...]
     optional: tuple[str, ...]
 
+    @property
+    def speaks_mysql(self) -> bool:
+        """Whether the server speaks the MySQL protocol (MySQL, MariaDB)."""
+        return self.name in {"mysql", "mariadb"}
+
 
 ENGINES: dict[str, EngineSpec] = {
     "sqlite": EngineSpec("sqlite", "sqlite", ("db_file",), ("attach",)),
@@ -118,7 +123,7 @@ def build_url(spec: EngineSpec, parameters: dict[str, Any]) -> sa.URL:
         return sa.URL.create(
             "sqlite", database=sqlite_uri(parameters["db_file"]), query={"uri": "true"}
         )
-    if spec.name in {"mysql", "mariadb"}:
+    if spec.speaks_mysql:
         return sa.URL.create(
             f"mysql+{mysql_driver()}",
             username=str(parameters["user"]),
@@ -154,8 +159,8 @@ def mysql_driver() -> str:
 
 def connect_args(spec: EngineSpec, parameters: dict[str, Any]) -> dict[str, Any]:
     """Driver arguments: a bounded connect timeout for the network engines."""
-    timeout = int(parameters.get("connect_timeout") or 10)
-    if spec.name in {"mysql", "mariadb"} and mysql_driver() == "mysqldb":
+    timeout = connect_timeout(parameters)
+    if spec.speaks_mysql and mysql_driver() == "mysqldb":
         return {"connect_timeout": timeout, "conv": _mysqldb_conversions()}
     if spec.name in {"mysql", "mariadb", "postgres"}:
         return {"connect_timeout": timeout}
@@ -177,9 +182,14 @@ def _mysqldb_conversions() -> dict[Any, Any]:
     return conversions
 
 
+def connect_timeout(parameters: dict[str, Any]) -> int:
+    """The seconds a connect (or a wait for a login) may take, 10 by default."""
+    return int(parameters.get("connect_timeout") or 10)
+
+
 def sends_text_cells(spec: EngineSpec) -> bool:
     """Whether the engine's driver can hand over cells as the server's text."""
-    return spec.name in {"mysql", "mariadb"} and mysql_driver() == "mysqldb"
+    return spec.speaks_mysql and mysql_driver() == "mysqldb"
 
 
 def text_cell_conversions(typed: dict[Any, Any]) -> dict[Any, Any]:

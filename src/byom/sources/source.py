@@ -111,7 +111,7 @@ class DataSource:
         self._threads = ThreadPoolExecutor(
             max_workers=2 * connections, thread_name_prefix=f"byom-{self.name}"
         )
-        self._parameters = params
+        self._connect_timeout = engines.connect_timeout(params)
         self._connections = connections
         # byom's own connections for row packets, idle between queries.
         self._idle_packet_connections: list[Any] = []
@@ -193,7 +193,7 @@ class DataSource:
     @property
     def forwards_row_packets(self) -> bool:
         """Whether ``stream_packets`` can read this source's rows as packets."""
-        return self.spec.name in {"mysql", "mariadb"}
+        return self.spec.speaks_mysql
 
     async def stream_packets(self, sql: str) -> AsyncGenerator[PacketBatch]:
         """Run sql and yield its rows as the MySQL text protocol packets it sent.
@@ -248,10 +248,11 @@ class DataSource:
             if reader.done:
                 await self._in_worker(self._give_back, connection, reader)
             else:
-                # The query may still run on the source: it is killed in the
-                # background, so that the client's answer (the error, KILL's
-                # 1317) does not wait for the source.
-                self._in_background(self._give_back, connection, reader)
+                # A result not read to its end would have to be read before
+                # the next query: closing the connection stops the source
+                # sending it.
+                await self._in_worker(_close_quietly, connection)
+                self._in_background(self._kill_query, stopper.thread)
 
     def _packet_connection(self) -> Any:
         """An idle connection of byom's own that still answers, or a new one.
@@ -259,7 +260,7 @@ class DataSource:
         Every wait here is bounded (connect_timeout): a source that stopped
         answering must not hold a worker thread for ever.
         """
-        timeout = int(self._parameters.get("connect_timeout") or 10)
+        timeout = self._connect_timeout
         while self._idle_packet_connections:
             connection = self._idle_packet_connections.pop()
             try:
@@ -279,13 +280,14 @@ class DataSource:
         return connection
 
     def _connect_pymysql(self, timeout: int) -> Any:
-        params = self._parameters
+        # The parameters of the SQLAlchemy engine's own connections.
+        url = self._engine.url
         return pymysql.connect(
-            host=str(params["host"]),
-            port=int(params.get("port") or 3306),
-            user=str(params["user"]),
-            password=str(params.get("password") or ""),
-            database=params.get("database") or None,
+            host=url.host,
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            database=url.database,
             charset="utf8mb4",
             connect_timeout=timeout,
             read_timeout=timeout,
@@ -299,14 +301,7 @@ class DataSource:
         task.add_done_callback(self._background.discard)
 
     def _give_back(self, connection: Any, reader: RowPackets) -> None:
-        # A result not read to its end would have to be read before the next
-        # query; closing the connection stops the source sending it, and a
-        # KILL QUERY stops a query still computing (which sends nothing, so
-        # it would not notice the closed socket until it has a row).
-        if not reader.done:
-            _close_quietly(connection)
-            self._kill_query(connection.server_thread_id[0])
-            return
+        """Keep a connection whose result was read to its end for the next query."""
         try:
             reusable = reader.reset()
         except (pymysql.err.MySQLError, OSError):
@@ -317,12 +312,18 @@ class DataSource:
         _close_quietly(connection)
 
     def _kill_query(self, thread: int | None) -> None:
-        """Stop the source's query on connection ``thread``, on a new connection."""
-        if thread is None or self.spec.name not in {"mysql", "mariadb"}:
+        """Stop the source's query on connection ``thread``, on a new connection.
+
+        Closing a connection stops a query that sends rows; one still computing
+        (which sends nothing) would not notice until it has a row.
+        """
+        if thread is None or not self.spec.speaks_mysql:
             return
-        timeout = int(self._parameters.get("connect_timeout") or 10)
         try:
-            with self._connect_pymysql(timeout) as killer, killer.cursor() as cursor:
+            with (
+                self._connect_pymysql(self._connect_timeout) as killer,
+                killer.cursor() as cursor,
+            ):
                 cursor.execute(f"KILL QUERY {int(thread)}")
         except pymysql.err.MySQLError as exc:
             # Gone already, or not allowed: the closed socket stops it later.

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pymysql
 from tests.support.mariadb import MariaDBServer
 
 SEED = 20_260_101
@@ -39,17 +38,6 @@ class BenchMariaDB(MariaDBServer):
             "--innodb-buffer-pool-size=512M",
             "--local-infile=1",
         ]
-
-    def connect(self, **options: object) -> pymysql.connections.Connection:
-        """A PyMySQL connection as the `byom` user over TCP."""
-        return pymysql.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            autocommit=True,
-            **options,
-        )
 
 
 def write_rows(path: Path, rows: int = ROWS, seed: int = SEED) -> None:

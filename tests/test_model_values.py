@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pymysql
 import pytest
 from aiohttp import web
 
@@ -433,13 +432,7 @@ def recorder() -> Iterator[RawRecorder]:
 @pytest.fixture(scope="module")
 def values_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
     """A byom whose integration ``vals`` holds test_data.model_values."""
-    connection = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        autocommit=True,
-    )
+    connection = mariadb.connect()
     with connection, connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS test_data.model_values")
         cursor.execute(TABLE_SQL)
@@ -450,11 +443,7 @@ def values_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
 
     server = ByomProcess()
     server.start()
-    server.query(
-        "CREATE DATABASE vals WITH ENGINE = 'mysql', PARAMETERS = "
-        f'{{"host": "127.0.0.1", "port": {mariadb.port}, "user": "{mariadb.user}", '
-        f'"password": "{mariadb.password}", "database": "test_data"}}'
-    )
+    server.query(mariadb.integration_sql("vals", "mysql"))
     yield server
     server.cleanup()
 

@@ -99,13 +99,7 @@ def test_renumbered_rewrites_each_sequence_number_only() -> None:
 @pytest.fixture(scope="module")
 def packets_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
     """A byom whose integration ``src`` holds test_data.packet_rows (ids 1-3)."""
-    connection = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        autocommit=True,
-    )
+    connection = mariadb.connect()
     with connection, connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS test_data.packet_rows")
         cursor.execute("CREATE TABLE test_data.packet_rows (id INT PRIMARY KEY)")
@@ -113,11 +107,7 @@ def packets_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
 
     server = ByomProcess()
     server.start()
-    server.query(
-        "CREATE DATABASE src WITH ENGINE = 'mariadb', PARAMETERS = "
-        f'{{"host": "127.0.0.1", "port": {mariadb.port}, "user": "{mariadb.user}", '
-        f'"password": "{mariadb.password}", "database": "test_data"}}'
-    )
+    server.query(mariadb.integration_sql("src", "mariadb"))
     yield server
     server.cleanup()
 
@@ -239,12 +229,7 @@ def test_a_client_leaving_mid_result_drops_the_source_connection(
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with (
-            pymysql.connect(
-                host=mariadb.host,
-                port=mariadb.port,
-                user=mariadb.user,
-                password=mariadb.password,
-            ) as admin,
+            mariadb.connect() as admin,
             admin.cursor() as cursor,
         ):
             cursor.execute(
@@ -278,13 +263,7 @@ def test_column_definitions_name_the_tables_as_the_source_does(
         "SELECT t.id, u.id, t.id + 1 AS next FROM {db}.packet_rows AS t "
         "JOIN {db}.packet_rows AS u ON u.id = t.id WHERE t.id = 1"
     )
-    direct = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        cursorclass=pymysql.cursors.DictCursor,
-    )
+    direct = mariadb.connect(cursorclass=pymysql.cursors.DictCursor)
     with direct, direct.cursor() as cursor:
         cursor.execute(sql.format(db="test_data"))
         expected = cursor.fetchall()
@@ -302,13 +281,7 @@ def test_clients_read_the_sources_own_column_definitions(
 ) -> None:
     # Types, lengths, flags and character sets as MariaDB sends them: a BIT
     # stays BIT, a spatial column binary, a table aligns as in MariaDB.
-    setup = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        autocommit=True,
-    )
+    setup = mariadb.connect()
     with setup, setup.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS test_data.packet_types")
         cursor.execute(
@@ -322,12 +295,7 @@ def test_clients_read_the_sources_own_column_definitions(
         )
     sql = "SELECT * FROM {db}.packet_types"
 
-    direct = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-    )
+    direct = mariadb.connect()
     with direct, direct.cursor() as cursor:
         cursor.execute(sql.format(db="test_data"))
         expected = (cursor.description, cursor.fetchall())
@@ -360,12 +328,7 @@ def cli_table(port: int, user: str, password: str, sql: str) -> bytes:
 def running_on_source(mariadb: MariaDBServer, marker: str) -> int:
     """How many queries holding marker the source is running now."""
     with (
-        pymysql.connect(
-            host=mariadb.host,
-            port=mariadb.port,
-            user=mariadb.user,
-            password=mariadb.password,
-        ) as admin,
+        mariadb.connect() as admin,
         admin.cursor() as cursor,
     ):
         cursor.execute(
@@ -450,12 +413,7 @@ def test_a_query_leaves_no_session_state_to_the_next_client(
 ) -> None:
     rows = packets_byom.query("SELECT GET_LOCK('byom_lk', 0), id FROM src.packet_rows")
     with (
-        pymysql.connect(
-            host=mariadb.host,
-            port=mariadb.port,
-            user=mariadb.user,
-            password=mariadb.password,
-        ) as direct,
+        mariadb.connect() as direct,
         direct.cursor() as cursor,
     ):
         cursor.execute("SELECT GET_LOCK('byom_lk', 0)")
@@ -471,13 +429,7 @@ def test_a_frozen_source_leaves_the_other_integrations_served(
     frozen = MariaDBServer()
     frozen.start()
     try:
-        setup = pymysql.connect(
-            host=frozen.host,
-            port=frozen.port,
-            user=frozen.user,
-            password=frozen.password,
-            autocommit=True,
-        )
+        setup = frozen.connect()
         with setup, setup.cursor() as cursor:
             cursor.execute("CREATE TABLE test_data.ice (id INT)")
             cursor.execute("INSERT INTO test_data.ice VALUES (1)")

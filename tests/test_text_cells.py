@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 import mysql.connector
-import pymysql
 import pytest
 
 from byom.catalog.records import Integration
@@ -71,13 +70,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def cells_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
     """A byom whose integration ``cells`` holds test_data.text_cells."""
-    connection = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        autocommit=True,
-    )
+    connection = mariadb.connect()
     with connection, connection.cursor() as cursor:
         cursor.execute("SET SESSION sql_mode = ''")
         cursor.execute("DROP TABLE IF EXISTS test_data.text_cells")
@@ -86,11 +79,7 @@ def cells_byom(mariadb: MariaDBServer) -> Iterator[ByomProcess]:
 
     server = ByomProcess()
     server.start()
-    server.query(
-        "CREATE DATABASE cells WITH ENGINE = 'mariadb', PARAMETERS = "
-        f'{{"host": "127.0.0.1", "port": {mariadb.port}, "user": "{mariadb.user}", '
-        f'"password": "{mariadb.password}", "database": "test_data"}}'
-    )
+    server.query(mariadb.integration_sql("cells", "mariadb"))
     yield server
     server.cleanup()
 
@@ -156,13 +145,7 @@ def test_mariadb_cli_reads_mariadbs_spelling_of_doubles(
 def test_pymysql_reads_the_values_it_reads_from_mariadb(
     cells_byom: ByomProcess, mariadb: MariaDBServer
 ) -> None:
-    direct = pymysql.connect(
-        host=mariadb.host,
-        port=mariadb.port,
-        user=mariadb.user,
-        password=mariadb.password,
-        database="test_data",
-    )
+    direct = mariadb.connect(database="test_data")
     with direct, direct.cursor() as cursor:
         cursor.execute(
             "SELECT id, big, d, m, day, at, span, yr, flags, raw, note, name, tiny, "

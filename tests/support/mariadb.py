@@ -141,6 +141,25 @@ class MariaDBServer(DatabaseServer):
         if self._stop_server():
             logger.info("MariaDB on port %d stopped", self.port)
 
+    def connect(self, **options: object) -> pymysql.connections.Connection:
+        """A PyMySQL connection as the `byom` user over TCP, in autocommit."""
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            autocommit=True,
+            **options,
+        )
+
+    def integration_sql(self, name: str, engine: str = "mysql") -> str:
+        """byom's CREATE DATABASE for an integration on this server's test_data."""
+        return (
+            f"CREATE DATABASE {name} WITH ENGINE = '{engine}', PARAMETERS = "
+            f'{{"host": "127.0.0.1", "port": {self.port}, "user": "{self.user}", '
+            f'"password": "{self.password}", "database": "{self.database}"}}'
+        )
+
     def mark(self) -> None:
         """Forget the general log so far; general_log() then starts from here."""
         with self._root_connection() as conn, conn.cursor() as cur:

@@ -47,7 +47,6 @@ class ColumnDefinition:
     table: str
     type_code: int
     charset: int
-    flags: int
     # The packet's payload itself, for a client to get the source's metadata.
     packet: bytes
 
@@ -67,7 +66,6 @@ class RowPackets:
     """
 
     def __init__(self, connection: Any) -> None:
-        self.connection = connection
         self.done = False
         self._socket: Any = connection._sock
         self._buffer = bytearray()
@@ -215,7 +213,7 @@ def renumbered(data: bytes, sequence: int) -> bytes:
 
 
 def _column_definition(packet: bytes) -> ColumnDefinition:
-    """The name, table, type, charset and flags of a ColumnDefinition41 packet."""
+    """The name, table, type and charset of a ColumnDefinition41 packet."""
     position = 0
     texts: list[bytes] = []
     # catalog, schema, table, original table, name, original name
@@ -226,9 +224,8 @@ def _column_definition(packet: bytes) -> ColumnDefinition:
     _, position = _length_encoded(packet, position)  # the fixed fields' length
     charset = int.from_bytes(packet[position : position + 2], "little")
     type_code = packet[position + 6]
-    flags = int.from_bytes(packet[position + 7 : position + 9], "little")
     name, table = (texts[i].decode("utf-8", "replace") for i in (4, 2))
-    return ColumnDefinition(name, table, type_code, charset, flags, packet)
+    return ColumnDefinition(name, table, type_code, charset, packet)
 
 
 def _length_encoded(data: bytes, position: int) -> tuple[int, int]:
@@ -241,8 +238,3 @@ def _length_encoded(data: bytes, position: int) -> tuple[int, int]:
         raise pymysql.err.InternalError(f"bad length-encoded integer {first:#x}")
     value = int.from_bytes(data[position + 1 : position + 1 + width], "little")
     return value, position + 1 + width
-
-
-def connection_socket(connection: Any) -> Any:
-    """The socket of a PyMySQL connection (for stopping a read in progress)."""
-    return connection._sock
